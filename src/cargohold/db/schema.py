@@ -1,0 +1,244 @@
+"""The relational schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Accounts (users and organizations share one namespace of logins, as on GitHub), teams, source
+repositories, packages and their grants, credentials, the OCI metadata, upload sessions and the
+audit log. Every OCI repository path *is* a package (``owner/name[/more]``), so OCI rows hang off
+``packages.id``.
+
+Source repositories are never hard-deleted: ``deleted_at`` is set and a new repository with the
+same name gets a new id. Grants refer to ids, so a re-created repository does not regain access
+(GHCR's behaviour); the kept row lets a denial explain why.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(100), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # "user" | "org"
+    Column("site_admin", Boolean, nullable=False, default=False),
+    # organization settings (NULL for users)
+    Column("member_create_visibilities", String(40), nullable=True),  # "public,private,internal"
+    Column("default_visibility", String(10), nullable=False, default="private"),
+    Column("inherit_default", Boolean, nullable=False, default=True),
+    Column("default_job_permission", String(12), nullable=False, default="restricted"),
+    Column("created_at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+org_members = Table(
+    "org_members",
+    metadata,
+    Column("org_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(10), nullable=False),  # "owner" | "member"
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("slug", String(100), nullable=False),
+    UniqueConstraint("org_id", "slug", name="uq_teams_org_slug"),
+    sqlite_autoincrement=True,
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("visibility", String(10), nullable=False, default="private"),
+    Column("created_at", TS, nullable=False),
+    Column("deleted_at", TS, nullable=True),
+    sqlite_autoincrement=True,
+)
+# One live repository per name; deleted ones keep their row (and id) for explanations.
+Index(
+    "uq_repositories_live_name",
+    repositories.c.owner_id,
+    repositories.c.name,
+    unique=True,
+    sqlite_where=text("deleted_at IS NULL"),
+    postgresql_where=text("deleted_at IS NULL"),
+)
+
+repo_collaborators = Table(
+    "repo_collaborators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), nullable=True),
+    Column("role", String(10), nullable=False),
+    UniqueConstraint("repo_id", "user_id", "team_id", name="uq_repo_collaborators_subject"),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False, unique=True),  # full OCI path "owner/name/more"
+    Column("visibility", String(10), nullable=False, default="private"),
+    Column("linked_repo_id", ForeignKey("repositories.id"), nullable=True),
+    Column("inherit", Boolean, nullable=False, default=False),
+    Column("publisher_user_id", ForeignKey("accounts.id"), nullable=True),
+    Column("publisher_repo_id", ForeignKey("repositories.id"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+package_grants = Table(
+    "package_grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), nullable=True),
+    Column("role", String(10), nullable=False),
+    UniqueConstraint("package_id", "user_id", "team_id", name="uq_package_grants_subject"),
+)
+
+package_actions_access = Table(
+    "package_actions_access",
+    metadata,
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id"), primary_key=True),
+    Column("role", String(10), nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", String(40), primary_key=True),  # public id, e.g. "chp_1a2b3c4d" prefix part
+    Column("kind", String(10), nullable=False),  # "pat" | "job" | "runner"
+    Column("secret_hash", String(128), nullable=False),  # HMAC-SHA256 of the secret
+    Column("user_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("repo_id", ForeignKey("repositories.id"), nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("scopes", String(200), nullable=False, default=""),  # PAT scopes, comma-separated
+    Column("permissions", String(200), nullable=False, default=""),  # job: "packages=write,..."
+    Column("run_id", String(100), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+    Column("last_used_at", TS, nullable=True),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(140), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+package_blobs = Table(
+    "package_blobs",
+    metadata,
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", ForeignKey("blobs.digest"), primary_key=True),
+    Column("created_at", TS, nullable=False),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(140), primary_key=True),
+    Column("media_type", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("artifact_type", String(200), nullable=True),
+    Column("subject_digest", String(140), nullable=True),
+    Column("annotations", Text, nullable=True),  # JSON object, for the referrers API
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_manifests_subject", manifests.c.package_id, manifests.c.subject_digest)
+
+# What a manifest references: blobs (config, layers) and child manifests (index entries).
+manifest_refs = Table(
+    "manifest_refs",
+    metadata,
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_digest", String(140), primary_key=True),
+    Column("child_digest", String(140), primary_key=True),
+    Column("kind", String(10), nullable=False),  # "blob" | "manifest"
+)
+Index("ix_manifest_refs_child", manifest_refs.c.package_id, manifest_refs.c.child_digest)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("digest", String(140), nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),  # session id in the Location URL
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), nullable=False),
+    Column("storage_id", String(64), nullable=False),  # the blob store's upload id
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("created_by", String(40), nullable=True),  # credential id
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", TS, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("credential_id", String(40), nullable=True),
+    Column("package", String(255), nullable=True),
+    Column("action", String(20), nullable=False),
+    Column("result", String(10), nullable=False),  # "allowed" | "denied"
+    Column("gate", String(20), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+Index("ix_audit_log_package", audit_log.c.package, audit_log.c.id)

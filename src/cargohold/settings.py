@@ -1,0 +1,158 @@
+"""The one settings object.
+
+Read once, at start, from (lowest to highest precedence) defaults, a TOML config file, environment
+variables prefixed ``CARGOHOLD_`` and explicit overrides (CLI flags). Nothing else in cargohold
+reads ``os.environ``. A bad value raises ``ConfigError`` naming the key.
+
+The config file is ``--config PATH`` / ``CARGOHOLD_CONFIG``, else ``<data_dir>/cargohold.toml`` if
+it exists. Keys are the field names below (``listen = "0.0.0.0:5000"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cargohold.errors import ConfigError
+
+ENV_PREFIX = "CARGOHOLD_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of cargohold. Paths are absolute after ``load_settings``."""
+
+    data_dir: str = "./cargohold-data"
+    listen: str = "127.0.0.1:5000"
+    # External URL clients use (token realm, Location headers are relative anyway, UI links).
+    base_url: str = ""
+    database_url: str = ""  # default: sqlite in data_dir
+    storage: str = "filesystem"
+    storage_root: str = ""  # default: <data_dir>/storage
+    workers: int = 1
+    auth_enabled: bool = True
+    service: str = ""  # token service name; default: host:port of base_url
+    # Secret from which the bearer-token signing key and the credential-hash key derive. Generated
+    # into <data_dir>/secret.key on first start when empty; replicas must share it.
+    secret_key: str = ""
+    bearer_ttl: int = 300
+    job_token_ttl: int = 3600
+    job_token_max_ttl: int = 86400
+    admin_user: str = "admin"
+    admin_token: str = ""  # a chp_ secret to give the first admin instead of a generated one
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    upload_stale_after: int = 86400
+    db_threads: int = 8
+    log_level: str = "info"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def external_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host, port = self.host_port
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{shown}:{port}"
+
+    @property
+    def service_name(self) -> str:
+        if self.service:
+            return self.service
+        return self.external_url.split("://", 1)[-1]
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'cargohold.db'}"
+
+    @property
+    def blob_root(self) -> str:
+        return self.storage_root or str(Path(self.data_dir) / "storage")
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind in (int, "int"):
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: invalid value {raw!r} (expected {kind})") from exc
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Build the settings. ``overrides`` with value None are ignored (unset CLI flags)."""
+    env = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    env_values = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
+    }
+    data_dir = given.get("data_dir") or env_values.get("data_dir") or Settings.data_dir
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None and (Path(data_dir) / "cargohold.toml").is_file():
+        path = str(Path(data_dir) / "cargohold.toml")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                file_values = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        for key, value in file_values.items():
+            if key not in types:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, types[key], value)
+    for key, value in env_values.items():
+        if key not in types:
+            raise ConfigError(f"environment: unknown setting {ENV_PREFIX}{key.upper()}")
+        values[key] = _coerce(ENV_PREFIX + key.upper(), types[key], value)
+    for key, value in given.items():
+        if key not in types:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, types[key], value)
+
+    settings = Settings(**values)
+    settings = dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    _host, sep, port = s.listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"setting 'listen': expected HOST:PORT, got {s.listen!r}")
+    if s.workers < 1:
+        raise ConfigError("setting 'workers': must be at least 1")
+    if s.bearer_ttl < 10:
+        raise ConfigError("setting 'bearer_ttl': must be at least 10 seconds")
+    if not 0 < s.job_token_ttl <= s.job_token_max_ttl <= 86400:
+        raise ConfigError("setting 'job_token_ttl': must be > 0 and <= job_token_max_ttl <= 86400")
+    if s.storage not in ("filesystem", "memory"):
+        raise ConfigError(f"setting 'storage': unknown backend {s.storage!r}")
