@@ -1,0 +1,54 @@
+"""Signed short-lived bearer tokens of the Docker token flow.
+
+``/token`` authenticates a secret and hands back a JWT (HS256, key derived from the server
+secret) naming the credential id and the scopes the client asked for. It grants nothing by
+itself: every registry request still authenticates the credential id against the current state
+and runs the permission decision, so revocations and grants take effect at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from cargohold.oci.scopes import Scope, format_scope, parse_scopes
+
+ISSUER = "cargohold"
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    credential_id: str | None  # None: anonymous
+    scopes: tuple[Scope, ...]
+    expires_at: int
+
+
+def issue(
+    signing_key: bytes, service: str, credential_id: str | None, scopes: tuple[Scope, ...], ttl: int
+) -> tuple[str, int, int]:
+    """Returns (token, issued_at, expires_in)."""
+    issued = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": service,
+        "sub": credential_id or "",
+        "iat": issued,
+        "nbf": issued - 5,
+        "exp": issued + ttl,
+        "scope": " ".join(format_scope(sc) for sc in scopes),
+    }
+    return jwt.encode(claims, signing_key, algorithm="HS256"), issued, ttl
+
+
+def verify(signing_key: bytes, service: str, token: str) -> Bearer | None:
+    """The bearer's contents, or None when the token is forged, expired or for another service."""
+    try:
+        claims = jwt.decode(
+            token, signing_key, algorithms=["HS256"], audience=service, issuer=ISSUER, leeway=5
+        )
+    except jwt.PyJWTError:
+        return None
+    sub = claims.get("sub") or None
+    return Bearer(sub, parse_scopes([str(claims.get("scope", ""))]), int(claims["exp"]))

@@ -1,0 +1,312 @@
+"""Credentials: personal access tokens, CI job tokens, runner secrets; and authentication.
+
+Authentication turns a secret (or the credential id inside a signed bearer token) into a
+``Principal`` and a ``Credential`` of the permission model. It checks, against the current
+state, that the credential exists, is not revoked and not expired, so a revocation takes effect on
+the very next request of any process. Authorization is a separate step (``cargohold.authz``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from sqlalchemy import Connection, select, update
+
+from cargohold.accounts import secrets as sec
+from cargohold.authz.model import (
+    Credential,
+    CredentialKind,
+    Principal,
+    PrincipalKind,
+    RepoRef,
+    Role,
+)
+from cargohold.db import schema as s
+from cargohold.db.tx import aware, now
+from cargohold.errors import InvalidRequestError, NotFoundError, UnauthorizedError
+
+PAT_SCOPES = ("read:packages", "write:packages", "delete:packages")
+JOB_PERMISSIONS = ("packages", "contents", "metadata")
+UNAUTHENTICATED = "unauthenticated: User cannot be authenticated with the token provided."
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    principal: Principal
+    credential: Credential
+
+    @property
+    def actor(self) -> str:
+        p = self.principal
+        if p.kind is PrincipalKind.USER:
+            return f"user {p.login}"
+        if p.kind is PrincipalKind.REPOSITORY and p.repo is not None:
+            return f"repository {p.repo.full_name}"
+        return "anonymous"
+
+
+ANONYMOUS = Identity(Principal(PrincipalKind.ANONYMOUS), Credential(CredentialKind.NONE))
+
+
+def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedError:
+    fix = f"log in again with a valid token (docker logout {host}, then docker login {host})"
+    return UnauthorizedError(
+        f"{UNAUTHENTICATED} {why}; {fix}.",
+        detail={"credential": {"id": cred_id}, "reason": why, "fix": [fix]},
+    )
+
+
+def authenticate_secret(conn: Connection, keys: sec.Keys, secret: str, host: str) -> Identity:
+    """A secret presented with HTTP Basic (or at the token endpoint) -> identity, or 401."""
+    cred_id = sec.public_id(secret)
+    if cred_id is None:
+        raise _unauthenticated("the secret is not a cargohold token", None, host)
+    row = _credential_row(conn, cred_id)
+    if row is None or not sec.matches(keys.hash_key, secret, row.secret_hash):
+        raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
+    return _identity(conn, row, host)
+
+
+def authenticate_id(conn: Connection, cred_id: str, host: str) -> Identity:
+    """A credential id from a verified bearer token -> identity, or 401 if it died since."""
+    row = _credential_row(conn, cred_id)
+    if row is None:
+        raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
+    return _identity(conn, row, host)
+
+
+def _credential_row(conn: Connection, cred_id: str):  # type: ignore[no-untyped-def]
+    c = s.credentials
+    return conn.execute(
+        select(
+            c.c.id,
+            c.c.kind,
+            c.c.secret_hash,
+            c.c.user_id,
+            c.c.repo_id,
+            c.c.scopes,
+            c.c.permissions,
+            c.c.run_id,
+            c.c.expires_at,
+            c.c.revoked_at,
+        ).where(c.c.id == cred_id)
+    ).first()
+
+
+def _identity(conn: Connection, row: object, host: str) -> Identity:
+    r = row  # a Row; attribute access
+    cred_id: str = r.id  # type: ignore[attr-defined]
+    if r.revoked_at is not None:  # type: ignore[attr-defined]
+        when = aware(r.revoked_at)  # type: ignore[attr-defined]
+        raise _unauthenticated(
+            f"token {cred_id} was revoked at {when:%Y-%m-%d %H:%M} UTC", cred_id, host
+        )
+    expires = aware(r.expires_at)  # type: ignore[attr-defined]
+    if expires is not None and expires <= now():
+        raise _unauthenticated(
+            f"token {cred_id} expired at {expires:%Y-%m-%d %H:%M} UTC", cred_id, host
+        )
+    kind = r.kind  # type: ignore[attr-defined]
+    if kind == "pat":
+        principal = load_user_principal(conn, r.user_id)  # type: ignore[attr-defined]
+        if principal is None:
+            raise _unauthenticated(f"the owner of token {cred_id} no longer exists", cred_id, host)
+        scopes = frozenset(x for x in r.scopes.split(",") if x)  # type: ignore[attr-defined]
+        return Identity(principal, Credential(CredentialKind.PAT, id=cred_id, scopes=scopes))
+    if kind == "job":
+        repo = conn.execute(
+            select(
+                s.repositories.c.id,
+                s.repositories.c.name,
+                s.repositories.c.owner_id,
+                s.accounts.c.login,
+            )
+            .join(s.accounts, s.accounts.c.id == s.repositories.c.owner_id)
+            .where(s.repositories.c.id == r.repo_id)  # type: ignore[attr-defined]
+        ).first()
+        if repo is None:
+            raise _unauthenticated(
+                f"the repository of token {cred_id} no longer exists", cred_id, host
+            )
+        perms = parse_permissions(r.permissions)  # type: ignore[attr-defined]
+        principal = Principal(
+            PrincipalKind.REPOSITORY,
+            repo=RepoRef(repo.id, f"{repo.login}/{repo.name}", repo.owner_id),
+        )
+        return Identity(
+            principal,
+            Credential(
+                CredentialKind.JOB,
+                id=cred_id,
+                packages=Role.parse(perms.get("packages", "none")),
+                run_id=r.run_id,  # type: ignore[attr-defined]
+            ),
+        )
+    # Runner secrets mint job tokens; they carry no registry access of their own.
+    raise _unauthenticated(
+        f"token {cred_id} is a runner credential, not a registry token", cred_id, host
+    )
+
+
+def load_user_principal(conn: Connection, user_id: int) -> Principal | None:
+    user = conn.execute(
+        select(s.accounts.c.login, s.accounts.c.site_admin).where(
+            s.accounts.c.id == user_id, s.accounts.c.kind == "user"
+        )
+    ).first()
+    if user is None:
+        return None
+    orgs = {
+        row.org_id: row.role
+        for row in conn.execute(
+            select(s.org_members.c.org_id, s.org_members.c.role).where(
+                s.org_members.c.user_id == user_id
+            )
+        )
+    }
+    teams = frozenset(
+        conn.execute(
+            select(s.team_members.c.team_id).where(s.team_members.c.user_id == user_id)
+        ).scalars()
+    )
+    return Principal(
+        PrincipalKind.USER,
+        user_id=user_id,
+        login=user.login,
+        site_admin=bool(user.site_admin),
+        org_roles=MappingProxyType(orgs),
+        team_ids=teams,
+    )
+
+
+def parse_permissions(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in JOB_PERMISSIONS or value not in ("none", "read", "write"):
+            raise InvalidRequestError(
+                f"invalid permission {item!r}: expected one of "
+                f"{', '.join(JOB_PERMISSIONS)} = none|read|write"
+            )
+        out[key] = value
+    return out
+
+
+def parse_scopes(text: str) -> frozenset[str]:
+    scopes = frozenset(x.strip() for x in text.split(",") if x.strip())
+    bad = sorted(scopes - set(PAT_SCOPES))
+    if bad or not scopes:
+        raise InvalidRequestError(
+            f"invalid scopes {', '.join(bad) or '(none)'}: expected some of {', '.join(PAT_SCOPES)}"
+        )
+    return scopes
+
+
+def create_pat(
+    conn: Connection,
+    keys: sec.Keys,
+    user_id: int,
+    scopes: frozenset[str],
+    expires_in: timedelta | None,
+    name: str | None = None,
+) -> tuple[str, str]:
+    """Returns (public id, secret). The secret is shown once and never stored."""
+    cred_id, secret = sec.new_secret("pat")
+    at = now()
+    conn.execute(
+        s.credentials.insert().values(
+            id=cred_id,
+            kind="pat",
+            secret_hash=sec.hash_secret(keys.hash_key, secret),
+            user_id=user_id,
+            name=name,
+            scopes=",".join(sorted(scopes)),
+            permissions="",
+            created_at=at,
+            expires_at=(at + expires_in) if expires_in else None,
+        )
+    )
+    return cred_id, secret
+
+
+def create_job_token(
+    conn: Connection,
+    keys: sec.Keys,
+    repo_id: int,
+    permissions: dict[str, str],
+    ttl: timedelta,
+    run_id: str | None = None,
+) -> tuple[str, str, datetime]:
+    cred_id, secret = sec.new_secret("job")
+    at = now()
+    expires = at + ttl
+    conn.execute(
+        s.credentials.insert().values(
+            id=cred_id,
+            kind="job",
+            secret_hash=sec.hash_secret(keys.hash_key, secret),
+            repo_id=repo_id,
+            scopes="",
+            permissions=",".join(f"{k}={v}" for k, v in sorted(permissions.items())),
+            run_id=run_id,
+            created_at=at,
+            expires_at=expires,
+        )
+    )
+    return cred_id, secret, expires
+
+
+def create_runner(conn: Connection, keys: sec.Keys, name: str) -> tuple[str, str]:
+    cred_id, secret = sec.new_secret("runner")
+    conn.execute(
+        s.credentials.insert().values(
+            id=cred_id,
+            kind="runner",
+            secret_hash=sec.hash_secret(keys.hash_key, secret),
+            name=name,
+            scopes="",
+            permissions="",
+            created_at=now(),
+        )
+    )
+    return cred_id, secret
+
+
+def authenticate_runner(conn: Connection, keys: sec.Keys, secret: str) -> str:
+    """A runner secret -> its id, or 401."""
+    cred_id = sec.public_id(secret)
+    row = _credential_row(conn, cred_id) if cred_id else None
+    if (
+        row is None
+        or row.kind != "runner"
+        or row.revoked_at is not None
+        or not sec.matches(keys.hash_key, secret, row.secret_hash)
+    ):
+        raise UnauthorizedError(f"{UNAUTHENTICATED} A runner credential is required.")
+    return str(row.id)
+
+
+def revoke(conn: Connection, cred_id: str, *, kind: str | None = None) -> None:
+    query = update(s.credentials).where(
+        s.credentials.c.id == cred_id, s.credentials.c.revoked_at.is_(None)
+    )
+    if kind is not None:
+        query = query.where(s.credentials.c.kind == kind)
+    if conn.execute(query.values(revoked_at=now())).rowcount != 1:
+        raise NotFoundError(f"no live token {cred_id}")
+
+
+def touch(conn: Connection, cred_id: str) -> None:
+    """Record last use (at most once a minute per credential, to keep reads cheap)."""
+    at = now()
+    conn.execute(
+        update(s.credentials)
+        .where(
+            s.credentials.c.id == cred_id,
+            (s.credentials.c.last_used_at.is_(None))
+            | (s.credentials.c.last_used_at < at - timedelta(minutes=1)),
+        )
+        .values(last_used_at=at)
+    )

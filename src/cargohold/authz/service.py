@@ -1,0 +1,75 @@
+"""Authorization as a service: load current state, run the pure decision, audit, raise.
+
+This is the only place that turns a ``Denied`` into an error; every adapter (OCI API, REST API,
+CLI ``why``) goes through it or through ``decide`` itself, so no rule is written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from cargohold.accounts.credentials import Identity
+from cargohold.audit.log import AuditEntry
+from cargohold.authz.decide import Allowed, Denied, decide
+from cargohold.authz.loader import load_package
+from cargohold.authz.model import Action, OwnerState, PackageState
+from cargohold.db.tx import now
+from cargohold.errors import DeniedError, UnauthorizedError
+from cargohold.oci.names import split_owner
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    allowed: Allowed
+    package: PackageState
+
+
+def state_for(conn: Connection, name: str) -> PackageState:
+    state = load_package(conn, name)
+    if state is None:
+        # No such owner namespace: a missing package whose owner nobody is (only a site admin
+        # passes the decision; creating then fails with NAME_UNKNOWN naming the namespace).
+        return PackageState(
+            name=name, owner=OwnerState(0, split_owner(name)[0], "user"), exists=False
+        )
+    return state
+
+
+def authorize(
+    conn: Connection,
+    identity: Identity,
+    action: Action,
+    name: str,
+    *,
+    base_url: str,
+    audit: Callable[[AuditEntry], None],
+) -> Authorized:
+    state = state_for(conn, name)
+    decision = decide(identity.principal, identity.credential, action, state, base_url=base_url)
+    audit(
+        AuditEntry(
+            at=now(),
+            actor=identity.actor,
+            credential_id=identity.credential.id,
+            package=name,
+            action=action.value,
+            result="allowed" if isinstance(decision, Allowed) else "denied",
+            gate=None if isinstance(decision, Allowed) else decision.gate,
+            reason=(
+                "; ".join(src.description for src in decision.sources[:3])
+                if isinstance(decision, Allowed)
+                else decision.message
+            ),
+        )
+    )
+    if isinstance(decision, Denied):
+        raise denial_error(decision)
+    return Authorized(decision, state)
+
+
+def denial_error(decision: Denied) -> DeniedError | UnauthorizedError:
+    cls = UnauthorizedError if decision.code == "UNAUTHORIZED" else DeniedError
+    return cls(decision.message, detail=dict(decision.detail))
