@@ -1,0 +1,267 @@
+"""The ``cargohold`` command: ``serve`` and the local-mode management commands.
+
+Local mode works on the data directory's database directly (the operator is trusted), so it
+works while the server runs: every change takes effect on the server's next request. A command
+that creates a secret prints it as its only stdout line; the others print ``--json`` data or a
+short sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from cargohold.cli import manage
+from cargohold.cli.local import Local, run_local
+from cargohold.errors import CargoholdError, ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common(fn: F) -> F:
+    fn = click.option("--json", "as_json", is_flag=True, help="print JSON")(fn)
+    fn = click.option("--config", "config", default=None, help="config file (TOML)")(fn)
+    fn = click.option(
+        "--data-dir", "data_dir", default=None, help="data directory (default ./cargohold-data)"
+    )(fn)
+    return fn
+
+
+def emit(result: Any, as_json: bool) -> None:
+    if isinstance(result, manage.Secret):
+        click.echo(result.value)
+        return
+    if as_json or not isinstance(result, str):
+        click.echo(json.dumps(result, indent=None if as_json else 2, default=str))
+    else:
+        click.echo(result)
+
+
+def local_command(
+    group: click.Group, name: str, action: Callable[..., Any], *params: Callable[[F], F]
+) -> None:
+    """Register ``name`` under ``group``: parse options, run ``action(local, **options)``."""
+
+    def callback(data_dir: str | None, config: str | None, as_json: bool, **options: Any) -> None:
+        try:
+            result = run_local(data_dir, config, lambda local: action(local, **options))
+        except (CargoholdError, ConfigError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        emit(result, as_json)
+
+    command: Any = common(callback)
+    for param in reversed(params):
+        command = param(command)
+    group.command(name, help=(action.__doc__ or "").strip().splitlines()[0])(command)
+
+
+@click.group()
+@click.version_option(package_name="cargohold")
+def cli() -> None:
+    """cargohold: an OCI registry with GitHub's package permission model."""
+
+
+@cli.command("serve")
+@click.option("--listen", default=None, help="HOST:PORT (default 127.0.0.1:5000)")
+@click.option("--workers", type=int, default=None, help="worker processes")
+@click.option("--data-dir", "data_dir", default=None)
+@click.option("--config", "config", default=None)
+def serve_cmd(
+    listen: str | None, workers: int | None, data_dir: str | None, config: str | None
+) -> None:
+    """Start the registry (SQLite + filesystem under the data directory by default)."""
+    from cargohold.cli.serve import serve
+
+    try:
+        serve(data_dir=data_dir, config=config, listen=listen, workers=workers)
+    except (CargoholdError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _groups() -> dict[str, click.Group]:
+    groups = {}
+    for name, doc in [
+        ("user", "Users."),
+        ("org", "Organizations."),
+        ("team", "Teams of an organization."),
+        ("repo", "Source repositories (the identities CI jobs run for)."),
+        ("token", "Personal access tokens."),
+        ("runner", "Runner credentials for CI systems."),
+        ("job-token", "Short-lived CI job tokens."),
+        ("package", "Package settings: visibility, link, inheritance, access."),
+    ]:
+        groups[name] = click.Group(name, help=doc)
+        cli.add_command(groups[name])
+    groups["org member"] = click.Group("member", help="Organization members.")
+    groups["org"].add_command(groups["org member"])
+    groups["team member"] = click.Group("member", help="Team members.")
+    groups["team"].add_command(groups["team member"])
+    groups["repo collaborator"] = click.Group("collaborator", help="Repository collaborators.")
+    groups["repo"].add_command(groups["repo collaborator"])
+    groups["package access"] = click.Group("access", help="Manage access (users, teams).")
+    groups["package"].add_command(groups["package access"])
+    groups["package actions-access"] = click.Group(
+        "actions-access", help="Manage Actions access (repositories)."
+    )
+    groups["package"].add_command(groups["package actions-access"])
+    return groups
+
+
+G = _groups()
+arg = click.argument
+opt = click.option
+ROLE = click.Choice(["read", "write", "admin"])
+REPO_ROLE = click.Choice(["read", "triage", "write", "maintain", "admin"])
+VIS = click.Choice(["public", "private", "internal"])
+
+local_command(
+    G["user"], "create", manage.user_create, arg("name"), opt("--site-admin", is_flag=True)
+)
+local_command(G["org"], "create", manage.org_create, arg("name"), opt("--owner", required=True))
+local_command(
+    G["org"],
+    "settings",
+    manage.org_settings,
+    arg("org"),
+    opt(
+        "--member-create",
+        default=None,
+        help="visibilities members may create, e.g. private,internal",
+    ),
+    opt("--default-visibility", type=VIS, default=None),
+    opt("--inherit-default", type=click.Choice(["on", "off"]), default=None),
+    opt("--default-job-permission", type=click.Choice(["restricted", "permissive"]), default=None),
+)
+local_command(
+    G["org member"],
+    "add",
+    manage.org_member_add,
+    arg("org"),
+    arg("user"),
+    opt("--role", type=click.Choice(["owner", "member"]), default="member"),
+)
+local_command(G["team"], "create", manage.team_create, arg("team"))
+local_command(G["team member"], "add", manage.team_member_add, arg("team"), arg("user"))
+local_command(
+    G["repo"],
+    "create",
+    manage.repo_create,
+    arg("repository"),
+    opt("--visibility", type=VIS, default="private"),
+)
+local_command(G["repo"], "delete", manage.repo_delete, arg("repository"))
+local_command(
+    G["repo collaborator"],
+    "add",
+    manage.repo_collaborator_add,
+    arg("repository"),
+    opt("--user", default=None),
+    opt("--team", default=None),
+    opt("--role", type=REPO_ROLE, required=True),
+)
+local_command(
+    G["token"],
+    "create",
+    manage.token_create,
+    opt("--user", required=True),
+    opt("--scopes", required=True),
+    opt("--expires-in", default=None),
+    opt("--name", default=None),
+)
+local_command(G["token"], "revoke", manage.token_revoke, arg("token_id"))
+local_command(G["token"], "list", manage.token_list, opt("--user", default=None))
+local_command(G["runner"], "create", manage.runner_create, arg("name"))
+local_command(
+    G["job-token"],
+    "create",
+    manage.job_token_create,
+    opt("--repository", required=True),
+    opt("--permissions", default=None),
+    opt("--ttl", default=None),
+    opt("--run-id", default=None),
+    opt("--fork", is_flag=True, help="a pull request from a fork (at most read)"),
+)
+local_command(G["job-token"], "revoke", manage.job_token_revoke, arg("token_id"))
+local_command(G["package"], "show", manage.package_show, arg("package"))
+local_command(
+    G["package"],
+    "visibility",
+    manage.package_visibility,
+    arg("package"),
+    arg("visibility", type=VIS),
+)
+local_command(
+    G["package"],
+    "link",
+    manage.package_link,
+    arg("package"),
+    opt("--repository", default=None),
+    opt("--unlink", is_flag=True),
+)
+local_command(
+    G["package"],
+    "inherit",
+    manage.package_inherit,
+    arg("package"),
+    arg("state", type=click.Choice(["on", "off"])),
+)
+local_command(
+    G["package access"],
+    "add",
+    manage.package_access_add,
+    arg("package"),
+    opt("--user", default=None),
+    opt("--team", default=None),
+    opt("--role", type=ROLE, required=True),
+)
+local_command(
+    G["package access"],
+    "remove",
+    manage.package_access_remove,
+    arg("package"),
+    opt("--user", default=None),
+    opt("--team", default=None),
+)
+local_command(
+    G["package actions-access"],
+    "add",
+    manage.package_actions_add,
+    arg("package"),
+    opt("--repository", required=True),
+    opt("--role", type=ROLE, required=True),
+)
+local_command(
+    G["package actions-access"],
+    "remove",
+    manage.package_actions_remove,
+    arg("package"),
+    opt("--repository", required=True),
+)
+local_command(
+    cli,
+    "why",
+    manage.why,
+    arg("package"),
+    opt("--user", default=None),
+    opt("--repository", default=None),
+)
+local_command(
+    cli,
+    "audit",
+    manage.audit,
+    opt("--package", default=None),
+    opt("--limit", type=int, default=50),
+)
+
+
+def main() -> None:
+    cli(prog_name="cargohold")
+
+
+__all__ = ["Local", "cli", "main"]

@@ -1,0 +1,45 @@
+"""``cargohold serve``: migrate, make sure an admin exists, print how to use it, serve."""
+
+from __future__ import annotations
+
+from cargohold.accounts.bootstrap import ensure_admin
+from cargohold.accounts.secrets import derive_keys, load_or_create_server_secret
+from cargohold.db import tx
+from cargohold.db.engine import make_engine, migrate
+from cargohold.settings import load_settings
+from cargohold.web.server import serve as run_server
+
+
+def serve(
+    *, data_dir: str | None, config: str | None, listen: str | None, workers: int | None
+) -> None:
+    settings = load_settings(
+        {"data_dir": data_dir, "listen": listen, "workers": workers}, config_file=config
+    )
+    engine = make_engine(settings.db_url, pool_size=1)
+    try:
+        migrate(engine)
+        keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
+        with tx.write(engine) as conn:
+            secret = ensure_admin(conn, keys, settings.admin_user, settings.admin_token)
+    finally:
+        engine.dispose()
+    host = settings.service_name
+    lines = [f"cargohold listening on {settings.external_url} (data in {settings.data_dir})"]
+    if secret is not None:
+        lines += [
+            f"First start: created site admin {settings.admin_user!r} with this token "
+            "(shown once, keep it):",
+            f"  {secret}",
+        ]
+    if settings.auth_enabled:
+        lines += [
+            f"Log in:  echo $TOKEN | docker login {host} -u {settings.admin_user} --password-stdin",
+        ]
+    else:
+        lines.append("Authentication is OFF (auth_enabled = false): anyone may push and pull.")
+    lines += [
+        f"Push:    docker tag IMAGE {host}/OWNER/NAME:TAG && docker push {host}/OWNER/NAME:TAG",
+        f"         (podman/skopeo: add --tls-verify=false for plain HTTP on {host})",
+    ]
+    run_server(settings, announce="\n".join(lines))

@@ -1,0 +1,235 @@
+"""Manifests and tags of a package.
+
+A manifest is stored (content included, at most 4 MiB) per package and digest; what it references
+(config, layers, child manifests) is recorded in ``manifest_refs``, which makes deletion and
+garbage collection safe: a blob or child still referenced is never removed from under a parent.
+A tag always points at a manifest of its package: both are written in one transaction, and
+deleting a manifest deletes its tags.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, delete, select
+
+from cargohold.db import schema as s
+from cargohold.db.tx import insert_ignore, now, upsert
+from cargohold.errors import (
+    ConflictError,
+    ManifestBlobUnknownError,
+    ManifestUnknownError,
+)
+from cargohold.oci.manifest import ParsedManifest
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+
+def resolve(conn: Connection, package_id: int, reference: str, is_digest: bool) -> str | None:
+    """The digest a reference names in the package, or None."""
+    if is_digest:
+        return reference
+    return conn.execute(
+        select(s.tags.c.digest).where(s.tags.c.package_id == package_id, s.tags.c.name == reference)
+    ).scalar()
+
+
+def get(conn: Connection, package_id: int, reference: str, is_digest: bool) -> StoredManifest:
+    table = s.manifests
+    if is_digest:
+        query = select(table.c.digest, table.c.media_type, table.c.content).where(
+            table.c.package_id == package_id, table.c.digest == reference
+        )
+    else:
+        query = (
+            select(table.c.digest, table.c.media_type, table.c.content)
+            .join(
+                s.tags,
+                and_(s.tags.c.package_id == table.c.package_id, s.tags.c.digest == table.c.digest),
+            )
+            .where(s.tags.c.package_id == package_id, s.tags.c.name == reference)
+        )
+    row = conn.execute(query).first()
+    if row is None:
+        raise ManifestUnknownError(detail={"reference": reference})
+    return StoredManifest(row.digest, row.media_type, bytes(row.content))
+
+
+def put(
+    conn: Connection,
+    package_id: int,
+    digest: str,
+    body: bytes,
+    parsed: ParsedManifest,
+    tag: str | None,
+) -> None:
+    """Store a manifest (idempotent) and point ``tag`` at it.
+
+    Raises ``ManifestBlobUnknownError`` naming the first missing blob or child manifest.
+    """
+    blob_refs = [str(d) for d in parsed.blob_references()]
+    child_refs = [str(d) for d in parsed.manifest_references()]
+    if blob_refs:
+        have = set(
+            conn.execute(
+                select(s.package_blobs.c.digest).where(
+                    s.package_blobs.c.package_id == package_id,
+                    s.package_blobs.c.digest.in_(set(blob_refs)),
+                )
+            ).scalars()
+        )
+        missing = [d for d in blob_refs if d not in have]
+        if missing:
+            raise ManifestBlobUnknownError(
+                f"manifest references blob {missing[0]}, which is not in this repository",
+                detail={"digest": missing[0]},
+            )
+    if child_refs:
+        have = set(
+            conn.execute(
+                select(s.manifests.c.digest).where(
+                    s.manifests.c.package_id == package_id,
+                    s.manifests.c.digest.in_(set(child_refs)),
+                )
+            ).scalars()
+        )
+        missing = [d for d in child_refs if d not in have]
+        if missing:
+            raise ManifestBlobUnknownError(
+                f"index references manifest {missing[0]}, which is not in this repository",
+                detail={"digest": missing[0]},
+            )
+    at = now()
+    inserted = insert_ignore(
+        conn,
+        s.manifests,
+        package_id=package_id,
+        digest=digest,
+        media_type=parsed.media_type,
+        size=len(body),
+        content=body,
+        artifact_type=parsed.artifact_type,
+        subject_digest=str(parsed.subject.digest) if parsed.subject else None,
+        annotations=json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
+        created_at=at,
+    )
+    if inserted:
+        for kind, refs in (("blob", blob_refs), ("manifest", child_refs)):
+            for child in dict.fromkeys(refs):
+                insert_ignore(
+                    conn,
+                    s.manifest_refs,
+                    package_id=package_id,
+                    parent_digest=digest,
+                    child_digest=child,
+                    kind=kind,
+                )
+    if tag is not None:
+        upsert(
+            conn,
+            s.tags,
+            ("package_id", "name"),
+            package_id=package_id,
+            name=tag,
+            digest=digest,
+            updated_at=at,
+        )
+
+
+def delete_tag(conn: Connection, package_id: int, tag: str) -> None:
+    result = conn.execute(
+        delete(s.tags).where(s.tags.c.package_id == package_id, s.tags.c.name == tag)
+    )
+    if result.rowcount == 0:
+        raise ManifestUnknownError(detail={"reference": tag})
+
+
+def delete_manifest(conn: Connection, package_id: int, digest: str) -> None:
+    """Delete a manifest version and the tags pointing at it.
+
+    Refused (409) while an index of the package still lists it: deleting it would leave the index
+    pointing at nothing.
+    """
+    exists = conn.execute(
+        select(s.manifests.c.digest).where(
+            s.manifests.c.package_id == package_id, s.manifests.c.digest == digest
+        )
+    ).first()
+    if exists is None:
+        raise ManifestUnknownError(detail={"reference": digest})
+    parent = conn.execute(
+        select(s.manifest_refs.c.parent_digest)
+        .where(
+            s.manifest_refs.c.package_id == package_id,
+            s.manifest_refs.c.child_digest == digest,
+            s.manifest_refs.c.kind == "manifest",
+        )
+        .limit(1)
+    ).scalar()
+    if parent is not None:
+        raise ConflictError(
+            f"manifest {digest} is listed by index {parent}; delete the index first",
+            detail={"digest": digest, "index": parent},
+        )
+    conn.execute(delete(s.tags).where(s.tags.c.package_id == package_id, s.tags.c.digest == digest))
+    conn.execute(
+        delete(s.manifest_refs).where(
+            s.manifest_refs.c.package_id == package_id, s.manifest_refs.c.parent_digest == digest
+        )
+    )
+    conn.execute(
+        delete(s.manifests).where(
+            s.manifests.c.package_id == package_id, s.manifests.c.digest == digest
+        )
+    )
+
+
+def list_tags(conn: Connection, package_id: int, n: int | None, last: str | None) -> list[str]:
+    query = select(s.tags.c.name).where(s.tags.c.package_id == package_id).order_by(s.tags.c.name)
+    if last:
+        query = query.where(s.tags.c.name > last)
+    if n is not None:
+        query = query.limit(n)
+    return list(conn.execute(query).scalars())
+
+
+def referrers(
+    conn: Connection, package_id: int, subject: str, artifact_type: str | None
+) -> list[dict[str, object]]:
+    """Descriptors of the manifests whose subject is ``subject``, for the referrers index."""
+    t = s.manifests
+    query = (
+        select(t.c.digest, t.c.media_type, t.c.size, t.c.artifact_type, t.c.annotations)
+        .where(t.c.package_id == package_id, t.c.subject_digest == subject)
+        .order_by(t.c.created_at, t.c.digest)
+    )
+    if artifact_type is not None:
+        query = query.where(t.c.artifact_type == artifact_type)
+    out: list[dict[str, object]] = []
+    for row in conn.execute(query):
+        desc: dict[str, object] = {
+            "mediaType": row.media_type,
+            "digest": row.digest,
+            "size": row.size,
+        }
+        if row.artifact_type:
+            desc["artifactType"] = row.artifact_type
+        if row.annotations:
+            desc["annotations"] = json.loads(row.annotations)
+        out.append(desc)
+    return out
+
+
+def catalog(conn: Connection, n: int | None, last: str | None) -> list[str]:
+    query = select(s.packages.c.name).order_by(s.packages.c.name)
+    if last:
+        query = query.where(s.packages.c.name > last)
+    if n is not None:
+        query = query.limit(n)
+    return list(conn.execute(query).scalars())

@@ -1,0 +1,84 @@
+"""The composition root: builds every service from the settings, once per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
+from cargohold.audit.log import AuditBuffer, AuditEntry
+from cargohold.db import tx
+from cargohold.db.engine import make_engine, migrate
+from cargohold.registry.uploads import RunningHashes
+from cargohold.settings import Settings
+from cargohold.storage.protocol import BlobStore
+from cargohold.storage.registry import open_store
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    store: BlobStore
+    keys: Keys
+    hashes: RunningHashes
+    executor: ThreadPoolExecutor
+    audit_buffer: AuditBuffer | None
+
+    def audit(self, entry: AuditEntry) -> None:
+        if self.audit_buffer is not None:
+            self.audit_buffer.add(entry)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a read transaction on a DB thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._read, fn)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a write transaction on a DB thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._write, fn)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run blocking work (storage I/O, hashing) on a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        with tx.read(self.engine) as conn:
+            return fn(conn)
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        with tx.write(self.engine) as conn:
+            return fn(conn)
+
+    def close(self) -> None:
+        if self.audit_buffer is not None:
+            self.audit_buffer.close()
+        self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, run_migrations: bool = True) -> Services:
+    engine = make_engine(settings.db_url, pool_size=settings.db_threads)
+    if run_migrations:
+        migrate(engine)
+    store = (
+        open_store("filesystem", root=settings.blob_root)
+        if settings.storage == "filesystem"
+        else open_store(settings.storage)
+    )
+    secret = load_or_create_server_secret(settings.data_dir, settings.secret_key)
+    return Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        keys=derive_keys(secret),
+        hashes=RunningHashes(),
+        executor=ThreadPoolExecutor(settings.db_threads, thread_name_prefix="cargohold"),
+        audit_buffer=AuditBuffer(engine) if settings.auth_enabled else None,
+    )

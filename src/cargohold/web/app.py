@@ -1,0 +1,67 @@
+"""The aiohttp application: OCI API under ``/v2/``, the token endpoint, the runner API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from cargohold.errors import NameInvalidError, NotFoundError, UnsupportedError
+from cargohold.oci.names import validate_name
+from cargohold.oci.routes import Route, RouteKind, match_route
+from cargohold.services import Services
+from cargohold.web import blobs, listing, manifests, runner_api, token, uploads
+from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
+
+Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
+
+# (route kind, method) -> handler. The method+path -> action mapping itself is oci.routes.
+HANDLERS: dict[tuple[RouteKind, str], Handler] = {
+    (RouteKind.BASE, "GET"): listing.base,
+    (RouteKind.BASE, "HEAD"): listing.base,
+    (RouteKind.CATALOG, "GET"): listing.catalog,
+    (RouteKind.TAGS_LIST, "GET"): listing.tags,
+    (RouteKind.MANIFEST, "GET"): manifests.get,
+    (RouteKind.MANIFEST, "HEAD"): manifests.get,
+    (RouteKind.MANIFEST, "PUT"): manifests.put,
+    (RouteKind.MANIFEST, "DELETE"): manifests.delete,
+    (RouteKind.BLOB, "GET"): blobs.get,
+    (RouteKind.BLOB, "HEAD"): blobs.get,
+    (RouteKind.BLOB, "DELETE"): blobs.delete,
+    (RouteKind.UPLOAD_START, "POST"): uploads.start,
+    (RouteKind.UPLOAD, "PATCH"): uploads.patch,
+    (RouteKind.UPLOAD, "PUT"): uploads.finish,
+    (RouteKind.UPLOAD, "GET"): uploads.status,
+    (RouteKind.UPLOAD, "DELETE"): uploads.cancel,
+    (RouteKind.REFERRERS, "GET"): listing.referrers,
+}
+
+
+async def registry(request: web.Request) -> web.StreamResponse:
+    route: Route | None = match_route(request.method, request.path)
+    if route is None:
+        raise NotFoundError(f"no registry endpoint {request.path}")
+    handler = HANDLERS.get((route.kind, request.method))
+    if handler is None or not route.method_allowed:
+        raise UnsupportedError(f"{request.method} is not supported on {route.kind.value}")
+    if route.name is not None:
+        try:
+            validate_name(route.name)
+        except NameInvalidError as exc:
+            exc.detail = {"name": route.name}
+            raise
+    ctx = await build_ctx(request, route)
+    response = await handler(request, ctx)
+    response.headers.update(API_VERSION)
+    return response
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=8 * 1024 * 1024)
+    app[SERVICES] = services
+    app.router.add_route("GET", "/token", token.token)
+    app.router.add_route("POST", "/token", token.token)
+    runner_api.add_routes(app)
+    app.router.add_route("*", "/v2", registry)
+    app.router.add_route("*", "/v2/{tail:.*}", registry)
+    return app

@@ -1,0 +1,98 @@
+"""Tags list, catalog and referrers: served from the database with ``Link`` pagination."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import Connection
+
+from cargohold.accounts.credentials import Identity
+from cargohold.authz.decide import Allowed, decide
+from cargohold.authz.model import Action
+from cargohold.authz.service import state_for
+from cargohold.errors import UnauthorizedError
+from cargohold.oci import mediatypes
+from cargohold.oci.digest import Digest
+from cargohold.oci.pagination import next_link, parse_n
+from cargohold.registry import manifests
+from cargohold.web.packages import existing_id
+from cargohold.web.pipeline import Ctx, json_body
+
+DEFAULT_PAGE = 1000
+
+
+async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    package_id = await existing_id(ctx)
+    n = parse_n(request.query.get("n"))
+    last = request.query.get("last")
+    if n == 0:
+        return json_body({"name": ctx.name, "tags": []})
+    limit = n if n is not None else None
+    names = await ctx.services.read(lambda c: manifests.list_tags(c, package_id, limit, last))
+    headers = {}
+    if n is not None and len(names) == n:
+        headers["Link"] = next_link(request.path, n, names[-1])
+    return json_body({"name": ctx.name, "tags": names}, headers=headers)
+
+
+def _readable_page(
+    conn: Connection, identity: Identity, base_url: str, n: int, last: str | None
+) -> list[str]:
+    out: list[str] = []
+    cursor = last
+    while len(out) < n:
+        batch = manifests.catalog(conn, max(n * 2, 100), cursor)
+        if not batch:
+            break
+        for name in batch:
+            state = state_for(conn, name)
+            verdict = decide(
+                identity.principal, identity.credential, Action.PULL, state, base_url=base_url
+            )
+            if isinstance(verdict, Allowed):
+                out.append(name)
+                if len(out) == n:
+                    break
+        cursor = batch[-1]
+    return out
+
+
+async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """Names the caller may pull, in order. Anonymous callers see public packages only."""
+    n = parse_n(request.query.get("n"))
+    last = request.query.get("last")
+    if n == 0:
+        return json_body({"repositories": []})
+    page = n if n is not None else DEFAULT_PAGE
+    services = ctx.services
+    if not services.settings.auth_enabled or ctx.identity.principal.site_admin:
+        names = await services.read(lambda c: manifests.catalog(c, page, last))
+    else:
+        identity, base = ctx.identity, services.settings.external_url
+        names = await services.read(lambda c: _readable_page(c, identity, base, page, last))
+    headers = {}
+    if len(names) == page:
+        headers["Link"] = next_link(request.path, page, names[-1])
+    return json_body({"repositories": names}, headers=headers)
+
+
+async def referrers(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    subject = str(Digest.parse(ctx.route.reference or ""))
+    package_id = await existing_id(ctx)
+    artifact_type = request.query.get("artifactType")
+    found = await ctx.services.read(
+        lambda c: manifests.referrers(c, package_id, subject, artifact_type)
+    )
+    headers: dict[str, str] = {}  # Content-Type: set below (aiohttp refuses both)
+    if artifact_type is not None:
+        headers["OCI-Filters-Applied"] = "artifactType"
+    body = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": found}
+    response = json_body(body, headers=headers)
+    response.content_type = mediatypes.OCI_INDEX
+    return response
+
+
+async def base(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """GET /v2/ : 200 for a valid credential (or auth off), else 401 with the challenge."""
+    if ctx.services.settings.auth_enabled and ctx.identity.credential.id is None:
+        raise UnauthorizedError("authentication required: log in with a token")
+    return json_body({})

@@ -1,0 +1,222 @@
+"""The request pipeline in front of every OCI handler.
+
+    request ─> match route (oci.routes, the one method+path -> action table)
+            ─> 405 if the method is not allowed ─> NAME_INVALID if the name is bad
+            ─> authenticate (Basic secret | Bearer JWT -> credential id -> current state)
+            ─> bearer scope covers the action? else 401 insufficient_scope (client re-asks /token)
+            ─> authorize (load state, pure decide, audit) ─> handler(request, Ctx)
+
+Handlers receive a ``Ctx`` with the identity and the package state; they never authorize.
+Errors are turned into OCI error bodies in one place (``error_middleware``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from cargohold.accounts import bearer
+from cargohold.accounts.credentials import ANONYMOUS, Identity, authenticate_id, authenticate_secret
+from cargohold.authz.model import Action, PackageState
+from cargohold.authz.service import Authorized, authorize
+from cargohold.errors import CargoholdError, UnauthorizedError
+from cargohold.oci.routes import Route
+from cargohold.oci.scopes import Scope, covers
+from cargohold.services import Services
+
+log = logging.getLogger("cargohold.web")
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    services: Services
+    route: Route
+    identity: Identity
+    authorized: Authorized | None  # None when auth is off
+
+    @property
+    def name(self) -> str:
+        assert self.route.name is not None
+        return self.route.name
+
+    @property
+    def package(self) -> PackageState | None:
+        return None if self.authorized is None else self.authorized.package
+
+
+def error_response(err: CargoholdError, request: web.Request) -> web.Response:
+    headers = {k: v for k, v in err.headers.items() if k.lower() != "content-length"}
+    if err.status == 401 and "WWW-Authenticate" not in headers:
+        services = request.app[SERVICES]
+        headers["WWW-Authenticate"] = challenge(services, None)
+    headers.update(API_VERSION)
+    if request.method == "HEAD":
+        return web.Response(status=err.status, headers=headers)
+    return web.Response(
+        status=err.status,
+        body=json.dumps({"errors": [err.to_wire()]}).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CargoholdError as err:
+        return error_response(err, request)
+    except web.HTTPException:
+        raise
+    except (ConnectionResetError, OSError) as exc:
+        if isinstance(exc, ConnectionResetError) or request.transport is None:
+            raise
+        log.exception("internal error on %s %s", request.method, request.path)
+        return _internal(request)
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return _internal(request)
+
+
+def _internal(request: web.Request) -> web.Response:
+    body = {"errors": [{"code": "UNKNOWN", "message": "internal server error; see the server log"}]}
+    return web.json_response(body, status=500)
+
+
+def challenge(services: Services, scope: str | None, error: str | None = None) -> str:
+    s = services.settings
+    value = f'Bearer realm="{s.external_url}/token",service="{s.service_name}"'
+    if scope:
+        value += f',scope="{scope}"'
+    if error:
+        value += f',error="{error}"'
+    return value
+
+
+def scope_for(route: Route) -> str | None:
+    if route.name is None or route.action is None:
+        return None
+    actions = {"pull": "pull", "push": "pull,push", "delete": "delete"}[route.action]
+    return f"repository:{route.name}:{actions}"
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What the request presented: nothing, a Basic secret, or a verified bearer."""
+
+    secret: str | None = None
+    bearer: bearer.Bearer | None = None
+    bad_bearer: bool = False
+
+
+def presented(request: web.Request, services: Services) -> Presented:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return Presented(secret="")
+        return Presented(secret=decoded.partition(":")[2])
+    if scheme == "bearer" and value:
+        verified = bearer.verify(services.keys.signing_key, services.settings.service_name, value)
+        return Presented(bearer=verified, bad_bearer=verified is None)
+    return Presented()
+
+
+async def identify(request: web.Request, services: Services, p: Presented) -> Identity:
+    host = services.settings.service_name
+    if p.secret is not None:
+        secret = p.secret
+        return await services.read(lambda c: authenticate_secret(c, services.keys, secret, host))
+    if p.bad_bearer:
+        raise UnauthorizedError(
+            "unauthenticated: User cannot be authenticated with the token provided. "
+            "The bearer token is invalid or expired; request a new one from the token endpoint.",
+            headers={"WWW-Authenticate": challenge(services, None, "invalid_token")},
+        )
+    if p.bearer is not None and p.bearer.credential_id is not None:
+        cred_id = p.bearer.credential_id
+        return await services.read(lambda c: authenticate_id(c, cred_id, host))
+    return ANONYMOUS
+
+
+def _check_scope(services: Services, route: Route, p: Presented) -> None:
+    """A bearer token only covers the scopes it was issued for (Docker token auth)."""
+    if p.bearer is None or route.name is None or route.action is None:
+        return
+    granted: tuple[Scope, ...] = p.bearer.scopes
+    if covers(granted, "repository", route.name, route.action) or (
+        route.action == "delete" and covers(granted, "repository", route.name, "*")
+    ):
+        return
+    scope = scope_for(route)
+    raise UnauthorizedError(
+        "authentication required: the bearer token does not cover this repository and action; "
+        f"request a token for scope {scope}",
+        headers={"WWW-Authenticate": challenge(services, scope, "insufficient_scope")},
+    )
+
+
+async def build_ctx(request: web.Request, route: Route) -> Ctx:
+    services = request.app[SERVICES]
+    if not services.settings.auth_enabled:
+        return Ctx(services, route, ANONYMOUS, None)
+    p = presented(request, services)
+    identity = await identify(request, services, p)
+    if route.name is None or route.action is None:
+        return Ctx(services, route, identity, None)
+    _check_scope(services, route, p)
+    name, action = route.name, Action(route.action)
+    base_url = services.settings.external_url
+    try:
+        authorized = await services.read(
+            lambda c: authorize(c, identity, action, name, base_url=base_url, audit=services.audit)
+        )
+    except UnauthorizedError as err:
+        err.headers.setdefault("WWW-Authenticate", challenge(services, scope_for(route)))
+        raise
+    return Ctx(services, route, identity, authorized)
+
+
+async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | None:
+    """Authorize the same identity for a second package (cross-repository mount source).
+
+    Returns None instead of raising when denied: a mount that may not read its source falls
+    back to a normal upload session, revealing nothing.
+    """
+    services = ctx.services
+    if not services.settings.auth_enabled:
+        return None
+    base_url = services.settings.external_url
+    try:
+        return await services.read(
+            lambda c: authorize(
+                c, ctx.identity, action, name, base_url=base_url, audit=services.audit
+            )
+        )
+    except CargoholdError:
+        return None
+
+
+def json_body(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        content_type="application/json",
+        headers=headers,
+    )

@@ -1,0 +1,81 @@
+"""The runner API: a CI system holding a runner credential mints and revokes job tokens.
+
+    POST   /api/v1/job-tokens        {"repository": "acme/shop",
+                                      "permissions": {"packages": "write"},
+                                      "ttl": 3600, "run_id": "42", "fork": false}
+           -> 201 {"id", "token", "repository", "permissions", "expires_at", "run_id"}
+    DELETE /api/v1/job-tokens/{id}   -> 204 (the job ended)
+
+Authenticated with ``Authorization: Bearer chr_...`` (or Basic with the secret as password).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from cargohold.accounts import credentials, jobs
+from cargohold.errors import InvalidRequestError, UnauthorizedError
+from cargohold.web.pipeline import SERVICES, json_body, presented
+
+
+async def _runner(request: web.Request) -> str:
+    services = request.app[SERVICES]
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    secret = value.strip() if scheme.lower() == "bearer" else presented(request, services).secret
+    if not secret:
+        raise UnauthorizedError("authentication required: a runner credential is required")
+    given = secret
+    return await services.read(lambda c: credentials.authenticate_runner(c, services.keys, given))
+
+
+async def mint(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    await _runner(request)
+    try:
+        body: Any = json.loads(await request.read() or b"{}")
+    except ValueError as exc:
+        raise InvalidRequestError("the body must be JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("repository"), str):
+        raise InvalidRequestError('the body must be an object with "repository": "OWNER/NAME"')
+    listed = body.get("permissions")
+    if listed is not None:
+        if not isinstance(listed, dict):
+            raise InvalidRequestError('"permissions" must be an object')
+        listed = credentials.parse_permissions(",".join(f"{k}={v}" for k, v in listed.items()))
+    settings = services.settings
+    ttl = body.get("ttl", settings.job_token_ttl)
+    if not isinstance(ttl, int):
+        raise InvalidRequestError('"ttl" must be a number of seconds')
+    run_id = body.get("run_id")
+    fork = bool(body.get("fork", False))
+    result = await services.write(
+        lambda c: jobs.mint(
+            c,
+            services.keys,
+            body["repository"],
+            listed,
+            timedelta(seconds=ttl),
+            max_ttl=timedelta(seconds=settings.job_token_max_ttl),
+            run_id=None if run_id is None else str(run_id),
+            fork=fork,
+        )
+    )
+    return json_body(result, status=201)
+
+
+async def revoke(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    await _runner(request)
+    cred_id = request.match_info["id"]
+    await services.write(lambda c: credentials.revoke(c, cred_id, kind="job"))
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_route("POST", "/api/v1/job-tokens", mint)
+    app.router.add_route("DELETE", "/api/v1/job-tokens/{id}", revoke)

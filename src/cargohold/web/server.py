@@ -1,0 +1,93 @@
+"""Running the server: one or several worker processes sharing the port (SO_REUSEPORT).
+
+Workers hold no state that matters (uploads, grants, tokens live in the DB and the store), so
+any worker, or any replica behind a load balancer, can serve any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from cargohold.services import Services, build
+from cargohold.settings import Settings
+from cargohold.web.app import create_app
+
+log = logging.getLogger("cargohold")
+
+
+async def _serve(
+    settings: Settings, services: Services, reuse_port: bool, announce: str | None
+) -> None:
+    app = create_app(services)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    host, port = settings.host_port
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=1024)
+    await site.start()
+    if announce:
+        print(announce, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        services.close()
+
+
+def _run_worker(settings: Settings, reuse_port: bool, announce: str | None) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
+        pass
+    services = build(settings, run_migrations=False)
+    asyncio.run(_serve(settings, services, reuse_port, announce))
+
+
+def serve(settings: Settings, announce: str | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; print ``announce`` once listening.
+
+    The caller has migrated the database already.
+    """
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.workers == 1:
+        _run_worker(settings, reuse_port=False, announce=announce)
+        return
+    children: list[int] = []
+    for index in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _run_worker(settings, reuse_port=True, announce=announce if index == 0 else None)
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or (1 if code else 0)
+    sys.exit(status)
