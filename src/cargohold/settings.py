@@ -21,13 +21,14 @@ from typing import Any
 from cargohold.errors import ConfigError
 
 ENV_PREFIX = "CARGOHOLD_"
+DEFAULT_DATA_DIR = "./cargohold-data"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of cargohold. Paths are absolute after ``load_settings``."""
 
-    data_dir: str = "./cargohold-data"
+    data_dir: str = DEFAULT_DATA_DIR
     listen: str = "127.0.0.1:5000"
     # External URL clients use (token realm, Location headers are relative anyway, UI links).
     base_url: str = ""
@@ -35,6 +36,9 @@ class Settings:
     storage: str = "filesystem"
     storage_root: str = ""  # default: <data_dir>/storage
     workers: int = 1
+    # uvloop is faster for small requests, but has no native loop.sendfile (blob GETs would be
+    # copied through Python); "asyncio" keeps the kernel's sendfile. See benchmarks/.
+    event_loop: str = "asyncio"
     auth_enabled: bool = True
     service: str = ""  # token service name; default: host:port of base_url
     # Secret from which the bearer-token signing key and the credential-hash key derive. Generated
@@ -115,7 +119,7 @@ def load_settings(
         for key, value in env.items()
         if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
     }
-    data_dir = given.get("data_dir") or env_values.get("data_dir") or Settings.data_dir
+    data_dir = given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
     if path is None and (Path(data_dir) / "cargohold.toml").is_file():
         path = str(Path(data_dir) / "cargohold.toml")
@@ -154,5 +158,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'bearer_ttl': must be at least 10 seconds")
     if not 0 < s.job_token_ttl <= s.job_token_max_ttl <= 86400:
         raise ConfigError("setting 'job_token_ttl': must be > 0 and <= job_token_max_ttl <= 86400")
+    if s.event_loop not in ("asyncio", "uvloop"):
+        raise ConfigError(f"setting 'event_loop': asyncio or uvloop, not {s.event_loop!r}")
     if s.storage not in ("filesystem", "memory"):
         raise ConfigError(f"setting 'storage': unknown backend {s.storage!r}")

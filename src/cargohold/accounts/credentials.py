@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from cargohold.accounts import secrets as sec
 from cargohold.authz.model import (
@@ -24,7 +24,8 @@ from cargohold.authz.model import (
     Role,
 )
 from cargohold.db import schema as s
-from cargohold.db.tx import aware, now
+from cargohold.db.raw import Reader, timestamp
+from cargohold.db.tx import now
 from cargohold.errors import InvalidRequestError, NotFoundError, UnauthorizedError
 
 PAT_SCOPES = ("read:packages", "write:packages", "delete:packages")
@@ -58,82 +59,91 @@ def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedEr
     )
 
 
-def authenticate_secret(conn: Connection, keys: sec.Keys, secret: str, host: str) -> Identity:
+def authenticate_secret(db: Reader, keys: sec.Keys, secret: str, host: str) -> Identity:
     """A secret presented with HTTP Basic (or at the token endpoint) -> identity, or 401."""
     cred_id = sec.public_id(secret)
     if cred_id is None:
         raise _unauthenticated("the secret is not a cargohold token", None, host)
-    row = _credential_row(conn, cred_id)
+    row = _credential_row(db, cred_id)
     if row is None or not sec.matches(keys.hash_key, secret, row.secret_hash):
         raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
-    return _identity(conn, row, host)
+    return _identity(db, row, host)
 
 
-def authenticate_id(conn: Connection, cred_id: str, host: str) -> Identity:
+def authenticate_id(db: Reader, cred_id: str, host: str) -> Identity:
     """A credential id from a verified bearer token -> identity, or 401 if it died since."""
-    row = _credential_row(conn, cred_id)
+    row = _credential_row(db, cred_id)
     if row is None:
         raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
-    return _identity(conn, row, host)
+    return _identity(db, row, host)
 
 
-def _credential_row(conn: Connection, cred_id: str):  # type: ignore[no-untyped-def]
-    c = s.credentials
-    return conn.execute(
-        select(
-            c.c.id,
-            c.c.kind,
-            c.c.secret_hash,
-            c.c.user_id,
-            c.c.repo_id,
-            c.c.scopes,
-            c.c.permissions,
-            c.c.run_id,
-            c.c.expires_at,
-            c.c.revoked_at,
-        ).where(c.c.id == cred_id)
-    ).first()
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: str
+    kind: str
+    secret_hash: str
+    user_id: int | None
+    repo_id: int | None
+    scopes: str
+    permissions: str
+    run_id: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
-def _identity(conn: Connection, row: object, host: str) -> Identity:
-    r = row  # a Row; attribute access
-    cred_id: str = r.id  # type: ignore[attr-defined]
-    if r.revoked_at is not None:  # type: ignore[attr-defined]
-        when = aware(r.revoked_at)  # type: ignore[attr-defined]
+def _credential_row(db: Reader, cred_id: str) -> _Row | None:
+    row = db.one(
+        "SELECT id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id,"
+        " expires_at, revoked_at FROM credentials WHERE id = :id",
+        id=cred_id,
+    )
+    if row is None:
+        return None
+    cred_id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id = row[:8]
+    return _Row(
+        cred_id,
+        kind,
+        secret_hash,
+        user_id,
+        repo_id,
+        scopes,
+        permissions,
+        run_id,
+        timestamp(row[8]),
+        timestamp(row[9]),
+    )
+
+
+def _identity(db: Reader, row: _Row, host: str) -> Identity:
+    cred_id = row.id
+    if row.revoked_at is not None:
         raise _unauthenticated(
-            f"token {cred_id} was revoked at {when:%Y-%m-%d %H:%M} UTC", cred_id, host
+            f"token {cred_id} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC", cred_id, host
         )
-    expires = aware(r.expires_at)  # type: ignore[attr-defined]
-    if expires is not None and expires <= now():
+    if row.expires_at is not None and row.expires_at <= now():
         raise _unauthenticated(
-            f"token {cred_id} expired at {expires:%Y-%m-%d %H:%M} UTC", cred_id, host
+            f"token {cred_id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", cred_id, host
         )
-    kind = r.kind  # type: ignore[attr-defined]
-    if kind == "pat":
-        principal = load_user_principal(conn, r.user_id)  # type: ignore[attr-defined]
+    if row.kind == "pat" and row.user_id is not None:
+        principal = load_user_principal(db, row.user_id)
         if principal is None:
             raise _unauthenticated(f"the owner of token {cred_id} no longer exists", cred_id, host)
-        scopes = frozenset(x for x in r.scopes.split(",") if x)  # type: ignore[attr-defined]
+        scopes = frozenset(x for x in row.scopes.split(",") if x)
         return Identity(principal, Credential(CredentialKind.PAT, id=cred_id, scopes=scopes))
-    if kind == "job":
-        repo = conn.execute(
-            select(
-                s.repositories.c.id,
-                s.repositories.c.name,
-                s.repositories.c.owner_id,
-                s.accounts.c.login,
-            )
-            .join(s.accounts, s.accounts.c.id == s.repositories.c.owner_id)
-            .where(s.repositories.c.id == r.repo_id)  # type: ignore[attr-defined]
-        ).first()
+    if row.kind == "job" and row.repo_id is not None:
+        repo = db.one(
+            "SELECT r.id, r.name, r.owner_id, a.login FROM repositories r"
+            " JOIN accounts a ON a.id = r.owner_id WHERE r.id = :id",
+            id=row.repo_id,
+        )
         if repo is None:
             raise _unauthenticated(
                 f"the repository of token {cred_id} no longer exists", cred_id, host
             )
-        perms = parse_permissions(r.permissions)  # type: ignore[attr-defined]
+        perms = parse_permissions(row.permissions)
         principal = Principal(
-            PrincipalKind.REPOSITORY,
-            repo=RepoRef(repo.id, f"{repo.login}/{repo.name}", repo.owner_id),
+            PrincipalKind.REPOSITORY, repo=RepoRef(repo[0], f"{repo[3]}/{repo[1]}", repo[2])
         )
         return Identity(
             principal,
@@ -141,7 +151,7 @@ def _identity(conn: Connection, row: object, host: str) -> Identity:
                 CredentialKind.JOB,
                 id=cred_id,
                 packages=Role.parse(perms.get("packages", "none")),
-                run_id=r.run_id,  # type: ignore[attr-defined]
+                run_id=row.run_id,
             ),
         )
     # Runner secrets mint job tokens; they carry no registry access of their own.
@@ -150,32 +160,26 @@ def _identity(conn: Connection, row: object, host: str) -> Identity:
     )
 
 
-def load_user_principal(conn: Connection, user_id: int) -> Principal | None:
-    user = conn.execute(
-        select(s.accounts.c.login, s.accounts.c.site_admin).where(
-            s.accounts.c.id == user_id, s.accounts.c.kind == "user"
-        )
-    ).first()
+def load_user_principal(db: Reader, user_id: int) -> Principal | None:
+    user = db.one(
+        "SELECT login, site_admin FROM accounts WHERE id = :id AND kind = 'user'", id=user_id
+    )
     if user is None:
         return None
     orgs = {
-        row.org_id: row.role
-        for row in conn.execute(
-            select(s.org_members.c.org_id, s.org_members.c.role).where(
-                s.org_members.c.user_id == user_id
-            )
+        org_id: role
+        for org_id, role in db.all(
+            "SELECT org_id, role FROM org_members WHERE user_id = :id", id=user_id
         )
     }
     teams = frozenset(
-        conn.execute(
-            select(s.team_members.c.team_id).where(s.team_members.c.user_id == user_id)
-        ).scalars()
+        r[0] for r in db.all("SELECT team_id FROM team_members WHERE user_id = :id", id=user_id)
     )
     return Principal(
         PrincipalKind.USER,
         user_id=user_id,
-        login=user.login,
-        site_admin=bool(user.site_admin),
+        login=user[0],
+        site_admin=bool(user[1]),
         org_roles=MappingProxyType(orgs),
         team_ids=teams,
     )
@@ -274,10 +278,10 @@ def create_runner(conn: Connection, keys: sec.Keys, name: str) -> tuple[str, str
     return cred_id, secret
 
 
-def authenticate_runner(conn: Connection, keys: sec.Keys, secret: str) -> str:
+def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
     """A runner secret -> its id, or 401."""
     cred_id = sec.public_id(secret)
-    row = _credential_row(conn, cred_id) if cred_id else None
+    row = _credential_row(db, cred_id) if cred_id else None
     if (
         row is None
         or row.kind != "runner"
@@ -285,7 +289,7 @@ def authenticate_runner(conn: Connection, keys: sec.Keys, secret: str) -> str:
         or not sec.matches(keys.hash_key, secret, row.secret_hash)
     ):
         raise UnauthorizedError(f"{UNAUTHENTICATED} A runner credential is required.")
-    return str(row.id)
+    return row.id
 
 
 def revoke(conn: Connection, cred_id: str, *, kind: str | None = None) -> None:
@@ -298,15 +302,14 @@ def revoke(conn: Connection, cred_id: str, *, kind: str | None = None) -> None:
         raise NotFoundError(f"no live token {cred_id}")
 
 
-def touch(conn: Connection, cred_id: str) -> None:
-    """Record last use (at most once a minute per credential, to keep reads cheap)."""
-    at = now()
-    conn.execute(
-        update(s.credentials)
-        .where(
-            s.credentials.c.id == cred_id,
-            (s.credentials.c.last_used_at.is_(None))
-            | (s.credentials.c.last_used_at < at - timedelta(minutes=1)),
+def touch(conn: Connection, last_used: dict[str, datetime]) -> None:
+    """Record when credentials were last used (batched by the audit writer)."""
+    for cred_id, at in last_used.items():
+        conn.execute(
+            update(s.credentials)
+            .where(
+                s.credentials.c.id == cred_id,
+                (s.credentials.c.last_used_at.is_(None)) | (s.credentials.c.last_used_at < at),
+            )
+            .values(last_used_at=at)
         )
-        .values(last_used_at=at)
-    )

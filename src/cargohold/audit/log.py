@@ -1,10 +1,11 @@
 """The audit log: every authorization decision, allowed or denied.
 
-Writes are batched: a decision is appended to an in-process buffer and flushed to the database
-by a background thread every ``interval`` seconds or ``batch`` entries, and at shutdown. This
-keeps a DB write off every registry request (the benchmark's small requests would otherwise pay a
-commit each) at the cost of at most ``interval`` seconds of entries if the process is killed
-hard. Denials are flushed at once: they are the entries people come looking for.
+Writes are batched, and so is each credential's last-used time: a decision is appended to an
+in-process buffer and flushed to the database by a background thread every ``interval`` seconds
+or ``batch`` entries, and at shutdown. This keeps a DB write off every registry request (the
+benchmark's small requests would otherwise pay a commit each) at the cost of at most
+``interval`` seconds of entries if the process is killed hard. Denials are flushed at once:
+they are the entries people come looking for.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from cargohold.accounts.credentials import touch
 from cargohold.db import schema as s
 from cargohold.db.tx import aware, write
 
@@ -81,9 +83,14 @@ class AuditBuffer:
                 entries, self._entries = self._entries, []
             if not entries:
                 return
+            last_used: dict[str, datetime] = {}
+            for entry in entries:
+                if entry.credential_id is not None:
+                    last_used[entry.credential_id] = entry.at
             try:
                 with write(self._engine) as conn:
                     record(conn, entries)
+                    touch(conn, last_used)
             except Exception:  # the audit must never take the registry down with it
                 log.exception("could not write %d audit entries", len(entries))
 

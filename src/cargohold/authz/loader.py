@@ -1,143 +1,132 @@
 """Loads the plain data the pure decision needs, from the current database state.
 
 Called on every request, so a grant or revocation made by any process (the CLI, another
-replica) takes effect on the very next request. Kept to a handful of indexed queries.
+replica) takes effect on the very next request. Plain SQL on the DBAPI connection
+(``cargohold.db.raw``): a handful of indexed reads, most of them skipped for packages without
+grants.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from sqlalchemy import Connection, select
-
 from cargohold.authz.model import OwnerState, PackageState, RepoRef, Role, Visibility
-from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.oci.names import split_owner
 
 
-def load_owner(conn: Connection, login: str) -> OwnerState | None:
-    a = s.accounts.c
-    row = conn.execute(
-        select(
-            a.id, a.kind, a.member_create_visibilities, a.default_visibility, a.inherit_default
-        ).where(a.login == login)
-    ).first()
+def load_owner(db: Reader, login: str) -> OwnerState | None:
+    row = db.one(
+        "SELECT id, kind, member_create_visibilities, default_visibility, inherit_default"
+        " FROM accounts WHERE login = :login",
+        login=login,
+    )
     if row is None:
         return None
+    owner_id, kind, creatable_text, default_visibility, inherit_default = row
     creatable = (
-        frozenset(Visibility(v) for v in row.member_create_visibilities.split(",") if v)
-        if row.member_create_visibilities is not None
+        frozenset(Visibility(v) for v in creatable_text.split(",") if v)
+        if creatable_text is not None
         else frozenset(Visibility)
     )
     return OwnerState(
-        id=row.id,
+        id=owner_id,
         login=login,
-        kind=row.kind,
+        kind=kind,
         member_create_visibilities=creatable,
-        default_visibility=Visibility(row.default_visibility),
-        inherit_default=bool(row.inherit_default),
+        default_visibility=Visibility(default_visibility),
+        inherit_default=bool(inherit_default),
     )
 
 
-def _repo_names(conn: Connection, ids: set[int]) -> dict[int, tuple[str, int, bool]]:
+def _repos(db: Reader, ids: set[int]) -> dict[int, tuple[str, int, bool]]:
     """repo id -> (full name, owner id, deleted)."""
     if not ids:
         return {}
-    r = s.repositories.c
-    rows = conn.execute(
-        select(r.id, r.name, r.owner_id, r.deleted_at, s.accounts.c.login)
-        .join(s.accounts, s.accounts.c.id == r.owner_id)
-        .where(r.id.in_(ids))
+    cond, params = db.in_list("r.id", ids)
+    rows = db.all(
+        "SELECT r.id, a.login, r.name, r.owner_id, r.deleted_at FROM repositories r"
+        f" JOIN accounts a ON a.id = r.owner_id WHERE {cond}",
+        **params,
     )
     return {
-        row.id: (f"{row.login}/{row.name}", row.owner_id, row.deleted_at is not None)
-        for row in rows
+        rid: (f"{login}/{name}", owner, deleted is not None)
+        for rid, login, name, owner, deleted in rows
     }
 
 
-def load_package(conn: Connection, name: str) -> PackageState | None:
+def _team_names(db: Reader, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    cond, params = db.in_list("t.id", ids)
+    rows = db.all(
+        "SELECT t.id, a.login, t.slug FROM teams t JOIN accounts a ON a.id = t.org_id"
+        f" WHERE {cond}",
+        **params,
+    )
+    return {tid: f"{login}/{slug}" for tid, login, slug in rows}
+
+
+def load_package(db: Reader, name: str) -> PackageState | None:
     """The package state for ``name``; None when its owner namespace does not exist."""
-    owner = load_owner(conn, split_owner(name)[0])
+    owner = load_owner(db, split_owner(name)[0])
     if owner is None:
         return None
-    p = s.packages.c
-    row = conn.execute(
-        select(
-            p.id,
-            p.visibility,
-            p.linked_repo_id,
-            p.inherit,
-            p.publisher_user_id,
-            p.publisher_repo_id,
-        ).where(p.name == name)
-    ).first()
+    row = db.one(
+        "SELECT id, visibility, linked_repo_id, inherit, publisher_user_id, publisher_repo_id"
+        " FROM packages WHERE name = :name",
+        name=name,
+    )
     if row is None:
         return PackageState(name=name, owner=owner, exists=False)
+    package_id, visibility, linked_id, inherit, publisher_user, publisher_repo = row
 
     user_grants: dict[int, Role] = {}
     team_grants: dict[int, Role] = {}
-    g = s.package_grants.c
-    for grant in conn.execute(select(g.user_id, g.team_id, g.role).where(g.package_id == row.id)):
-        if grant.user_id is not None:
-            user_grants[grant.user_id] = Role.parse(grant.role)
-        elif grant.team_id is not None:
-            team_grants[grant.team_id] = Role.parse(grant.role)
-    aa = s.package_actions_access.c
-    actions = {
-        r.repo_id: Role.parse(r.role)
-        for r in conn.execute(select(aa.repo_id, aa.role).where(aa.package_id == row.id))
-    }
-    referenced = set(actions)
-    for rid in (row.linked_repo_id, row.publisher_repo_id):
-        if rid is not None:
-            referenced.add(rid)
-    repos = _repo_names(conn, referenced)
+    actions: dict[int, Role] = {}
+    # One round trip for both access lists: kind 'u' user grant, 't' team grant, 'a' Actions.
+    for kind, subject, role in db.all(
+        "SELECT CASE WHEN user_id IS NOT NULL THEN 'u' ELSE 't' END,"
+        " COALESCE(user_id, team_id), role FROM package_grants WHERE package_id = :p"
+        " UNION ALL SELECT 'a', repo_id, role FROM package_actions_access WHERE package_id = :p",
+        p=package_id,
+    ):
+        {"u": user_grants, "t": team_grants, "a": actions}[kind][subject] = Role.parse(role)
+
+    referenced = set(actions) | {r for r in (linked_id, publisher_repo) if r is not None}
+    repos = _repos(db, referenced)
     deleted = {rid: info[0] for rid, info in repos.items() if info[2]}
-    live_actions = {rid: role for rid, role in actions.items() if rid not in deleted}
 
     linked: RepoRef | None = None
     repo_users: dict[int, str] = {}
     repo_teams: dict[int, str] = {}
-    if row.linked_repo_id is not None and row.linked_repo_id not in deleted:
-        info = repos[row.linked_repo_id]
-        linked = RepoRef(row.linked_repo_id, info[0], info[1])
-        if row.inherit:
-            c = s.repo_collaborators.c
-            for collab in conn.execute(
-                select(c.user_id, c.team_id, c.role).where(c.repo_id == row.linked_repo_id)
+    if linked_id is not None and linked_id not in deleted:
+        info = repos[linked_id]
+        linked = RepoRef(linked_id, info[0], info[1])
+        if inherit:
+            for user_id, team_id, role in db.all(
+                "SELECT user_id, team_id, role FROM repo_collaborators WHERE repo_id = :r",
+                r=linked_id,
             ):
-                if collab.user_id is not None:
-                    repo_users[collab.user_id] = collab.role
-                elif collab.team_id is not None:
-                    repo_teams[collab.team_id] = collab.role
-    team_ids = set(team_grants) | set(repo_teams)
-    team_names = (
-        {
-            r.id: f"{r.login}/{r.slug}"
-            for r in conn.execute(
-                select(s.teams.c.id, s.teams.c.slug, s.accounts.c.login)
-                .join(s.accounts, s.accounts.c.id == s.teams.c.org_id)
-                .where(s.teams.c.id.in_(team_ids))
-            )
-        }
-        if team_ids
-        else {}
-    )
+                if user_id is not None:
+                    repo_users[user_id] = role
+                elif team_id is not None:
+                    repo_teams[team_id] = role
     return PackageState(
         name=name,
         owner=owner,
         exists=True,
-        id=row.id,
-        visibility=Visibility(row.visibility),
-        publisher_user_id=row.publisher_user_id,
-        publisher_repo_id=None if row.publisher_repo_id in deleted else row.publisher_repo_id,
+        id=package_id,
+        visibility=Visibility(visibility),
+        publisher_user_id=publisher_user,
+        publisher_repo_id=None if publisher_repo in deleted else publisher_repo,
         linked_repo=linked,
-        inherit=bool(row.inherit),
+        inherit=bool(inherit),
         user_grants=MappingProxyType(user_grants),
         team_grants=MappingProxyType(team_grants),
-        actions_access=MappingProxyType(live_actions),
+        actions_access=MappingProxyType({r: a for r, a in actions.items() if r not in deleted}),
         repo_user_roles=MappingProxyType(repo_users),
         repo_team_roles=MappingProxyType(repo_teams),
         deleted_repos=MappingProxyType(deleted),
-        team_names=MappingProxyType(team_names),
+        team_names=MappingProxyType(_team_names(db, set(team_grants) | set(repo_teams))),
     )

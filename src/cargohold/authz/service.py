@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from cargohold.accounts.credentials import Identity
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.decide import Allowed, Denied, decide
 from cargohold.authz.loader import load_package
 from cargohold.authz.model import Action, OwnerState, PackageState
+from cargohold.db.raw import Reader
 from cargohold.db.tx import now
 from cargohold.errors import DeniedError, UnauthorizedError
 from cargohold.oci.names import split_owner
@@ -27,8 +26,8 @@ class Authorized:
     package: PackageState
 
 
-def state_for(conn: Connection, name: str) -> PackageState:
-    state = load_package(conn, name)
+def state_for(db: Reader, name: str) -> PackageState:
+    state = load_package(db, name)
     if state is None:
         # No such owner namespace: a missing package whose owner nobody is (only a site admin
         # passes the decision; creating then fails with NAME_UNKNOWN naming the namespace).
@@ -39,7 +38,7 @@ def state_for(conn: Connection, name: str) -> PackageState:
 
 
 def authorize(
-    conn: Connection,
+    db: Reader,
     identity: Identity,
     action: Action,
     name: str,
@@ -47,7 +46,7 @@ def authorize(
     base_url: str,
     audit: Callable[[AuditEntry], None],
 ) -> Authorized:
-    state = state_for(conn, name)
+    state = state_for(db, name)
     decision = decide(identity.principal, identity.credential, action, state, base_url=base_url)
     audit(
         AuditEntry(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from cargohold.authz.model import Principal, PrincipalKind, RepoRef
 from cargohold.authz.service import state_for
 from cargohold.cli.local import Local
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import aware
 from cargohold.errors import InvalidRequestError, NotFoundError
 from cargohold.oci.names import validate_name
@@ -156,12 +157,14 @@ def token_list(local: Local, user: str | None) -> list[dict[str, Any]]:
     if user is not None:
         query = query.where(c.user_id == service.require_account(local.conn, user, "user"))
     return [
-        {
-            k: (aware(v).isoformat() if hasattr(v, "isoformat") else v)
-            for k, v in row._mapping.items()
-        }  # type: ignore[arg-type]
+        {k: _plain(v) for k, v in row._mapping.items()}
         for row in local.conn.execute(query.order_by(c.created_at))
     ]
+
+
+def _plain(value: Any) -> Any:
+    stamp = aware(value) if isinstance(value, datetime) else None
+    return value if stamp is None else stamp.isoformat()
 
 
 def runner_create(local: Local, name: str) -> Secret:
@@ -267,7 +270,9 @@ def why(local: Local, package: str, user: str | None, repository: str | None) ->
         raise InvalidRequestError("give exactly one of --user or --repository")
     principal: Principal | None
     if user is not None:
-        principal = load_user_principal(conn, service.require_account(conn, user, "user"))
+        principal = load_user_principal(
+            Reader.over(conn), service.require_account(conn, user, "user")
+        )
         who = f"user {user}"
     else:
         assert repository is not None
@@ -279,7 +284,7 @@ def why(local: Local, package: str, user: str | None, repository: str | None) ->
         who = f"repository {repository} (id {rid})"
     if principal is None:
         raise NotFoundError(f"no user {user!r}")
-    state = state_for(conn, name)
+    state = state_for(Reader.over(conn), name)
     role, sources = effective_role(principal, state)
     return {
         "package": name,

@@ -1,8 +1,7 @@
-"""Transactions: a request owns one.
+"""Write transactions (reads on the request path go through ``cargohold.db.raw``).
 
-``read(engine)`` opens a read transaction; ``write(engine)`` a write transaction. On SQLite a
-writer starts with ``BEGIN IMMEDIATE`` so two processes never deadlock upgrading read locks; on
-PostgreSQL both are plain transactions.
+``write(engine)`` opens a write transaction. On SQLite it starts with ``BEGIN IMMEDIATE`` so
+two processes never deadlock upgrading read locks; on PostgreSQL it is a plain transaction.
 """
 
 from __future__ import annotations
@@ -15,14 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-
-@contextmanager
-def read(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        conn.info["write"] = False
-        with conn.begin():
-            yield conn
 
 
 @contextmanager

@@ -9,17 +9,20 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, select
 
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import insert_ignore, now
 from cargohold.errors import BlobUnknownError, ConflictError
 
 
-def size_in(conn: Connection, package_id: int, digest: str) -> int | None:
+def size_in(db: Reader, package_id: int, digest: str) -> int | None:
     """Size of ``digest`` if the package links it, else None."""
-    return conn.execute(
-        select(s.blobs.c.size)
-        .join(s.package_blobs, s.package_blobs.c.digest == s.blobs.c.digest)
-        .where(s.package_blobs.c.package_id == package_id, s.blobs.c.digest == digest)
-    ).scalar()
+    size = db.scalar(
+        "SELECT b.size FROM package_blobs pb JOIN blobs b ON b.digest = pb.digest"
+        " WHERE pb.package_id = :p AND pb.digest = :d",
+        p=package_id,
+        d=digest,
+    )
+    return None if size is None else int(size)
 
 
 def link(conn: Connection, package_id: int, digest: str, size: int) -> None:
@@ -31,7 +34,7 @@ def link(conn: Connection, package_id: int, digest: str, size: int) -> None:
 
 def mount(conn: Connection, package_id: int, source_id: int, digest: str) -> int | None:
     """Link a blob of ``source_id`` into ``package_id``; a metadata operation. Returns size."""
-    size = size_in(conn, source_id, digest)
+    size = size_in(Reader.over(conn), source_id, digest)
     if size is not None:
         link(conn, package_id, digest, size)
     return size
@@ -42,7 +45,7 @@ def unlink(conn: Connection, package_id: int, digest: str) -> None:
 
     The bytes stay in the store; reclaiming unreferenced bytes is garbage collection's job.
     """
-    if size_in(conn, package_id, digest) is None:
+    if size_in(Reader.over(conn), package_id, digest) is None:
         raise BlobUnknownError(detail={"digest": digest})
     user = conn.execute(
         select(s.manifest_refs.c.parent_digest)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, delete, select
 
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import insert_ignore, now, upsert
 from cargohold.errors import (
     ConflictError,
@@ -31,34 +32,25 @@ class StoredManifest:
     content: bytes
 
 
-def resolve(conn: Connection, package_id: int, reference: str, is_digest: bool) -> str | None:
-    """The digest a reference names in the package, or None."""
+def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredManifest:
     if is_digest:
-        return reference
-    return conn.execute(
-        select(s.tags.c.digest).where(s.tags.c.package_id == package_id, s.tags.c.name == reference)
-    ).scalar()
-
-
-def get(conn: Connection, package_id: int, reference: str, is_digest: bool) -> StoredManifest:
-    table = s.manifests
-    if is_digest:
-        query = select(table.c.digest, table.c.media_type, table.c.content).where(
-            table.c.package_id == package_id, table.c.digest == reference
+        row = db.one(
+            "SELECT digest, media_type, content FROM manifests"
+            " WHERE package_id = :p AND digest = :ref",
+            p=package_id,
+            ref=reference,
         )
     else:
-        query = (
-            select(table.c.digest, table.c.media_type, table.c.content)
-            .join(
-                s.tags,
-                and_(s.tags.c.package_id == table.c.package_id, s.tags.c.digest == table.c.digest),
-            )
-            .where(s.tags.c.package_id == package_id, s.tags.c.name == reference)
+        row = db.one(
+            "SELECT m.digest, m.media_type, m.content FROM tags t JOIN manifests m"
+            " ON m.package_id = t.package_id AND m.digest = t.digest"
+            " WHERE t.package_id = :p AND t.name = :ref",
+            p=package_id,
+            ref=reference,
         )
-    row = conn.execute(query).first()
     if row is None:
         raise ManifestUnknownError(detail={"reference": reference})
-    return StoredManifest(row.digest, row.media_type, bytes(row.content))
+    return StoredManifest(row[0], row[1], bytes(row[2]))
 
 
 def put(
@@ -190,46 +182,49 @@ def delete_manifest(conn: Connection, package_id: int, digest: str) -> None:
     )
 
 
-def list_tags(conn: Connection, package_id: int, n: int | None, last: str | None) -> list[str]:
-    query = select(s.tags.c.name).where(s.tags.c.package_id == package_id).order_by(s.tags.c.name)
-    if last:
-        query = query.where(s.tags.c.name > last)
-    if n is not None:
-        query = query.limit(n)
-    return list(conn.execute(query).scalars())
+def list_tags(db: Reader, package_id: int, n: int | None, last: str | None) -> list[str]:
+    rows = db.all(
+        "SELECT name FROM tags WHERE package_id = :p AND name > :last ORDER BY name"
+        + ("" if n is None else " LIMIT :n"),
+        p=package_id,
+        last=last or "",
+        n=n,
+    )
+    return [r[0] for r in rows]
 
 
 def referrers(
-    conn: Connection, package_id: int, subject: str, artifact_type: str | None
+    db: Reader, package_id: int, subject: str, artifact_type: str | None
 ) -> list[dict[str, object]]:
     """Descriptors of the manifests whose subject is ``subject``, for the referrers index."""
-    t = s.manifests
-    query = (
-        select(t.c.digest, t.c.media_type, t.c.size, t.c.artifact_type, t.c.annotations)
-        .where(t.c.package_id == package_id, t.c.subject_digest == subject)
-        .order_by(t.c.created_at, t.c.digest)
+    sql = (
+        "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"
+        " WHERE package_id = :p AND subject_digest = :subject"
     )
     if artifact_type is not None:
-        query = query.where(t.c.artifact_type == artifact_type)
+        sql += " AND artifact_type = :artifact_type"
+    rows = db.all(
+        sql + " ORDER BY created_at, digest",
+        p=package_id,
+        subject=subject,
+        artifact_type=artifact_type,
+    )
     out: list[dict[str, object]] = []
-    for row in conn.execute(query):
-        desc: dict[str, object] = {
-            "mediaType": row.media_type,
-            "digest": row.digest,
-            "size": row.size,
-        }
-        if row.artifact_type:
-            desc["artifactType"] = row.artifact_type
-        if row.annotations:
-            desc["annotations"] = json.loads(row.annotations)
+    for digest, media_type, size, art, notes in rows:
+        desc: dict[str, object] = {"mediaType": media_type, "digest": digest, "size": size}
+        if art:
+            desc["artifactType"] = art
+        if notes:
+            desc["annotations"] = json.loads(notes)
         out.append(desc)
     return out
 
 
-def catalog(conn: Connection, n: int | None, last: str | None) -> list[str]:
-    query = select(s.packages.c.name).order_by(s.packages.c.name)
-    if last:
-        query = query.where(s.packages.c.name > last)
-    if n is not None:
-        query = query.limit(n)
-    return list(conn.execute(query).scalars())
+def catalog(db: Reader, n: int | None, last: str | None) -> list[str]:
+    rows = db.all(
+        "SELECT name FROM packages WHERE name > :last ORDER BY name"
+        + ("" if n is None else " LIMIT :n"),
+        last=last or "",
+        n=n,
+    )
+    return [r[0] for r in rows]

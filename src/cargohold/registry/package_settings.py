@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from cargohold.accounts import service
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import upsert
 from cargohold.errors import InvalidRequestError, NotFoundError
 from cargohold.registry import packages
@@ -18,7 +19,7 @@ PACKAGE_ROLES = ("read", "write", "admin")
 
 
 def require(conn: Connection, name: str) -> packages.PackageRow:
-    row = packages.find(conn, name)
+    row = packages.find(Reader.over(conn), name)
     if row is None:
         raise NotFoundError(f"no package {name!r}")
     return row

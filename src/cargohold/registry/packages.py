@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import now
 
 
@@ -23,13 +24,9 @@ class PackageRow:
     visibility: str
 
 
-def find(conn: Connection, name: str) -> PackageRow | None:
-    row = conn.execute(
-        select(s.packages.c.id, s.packages.c.owner_id, s.packages.c.visibility).where(
-            s.packages.c.name == name
-        )
-    ).first()
-    return None if row is None else PackageRow(row.id, name, row.owner_id, row.visibility)
+def find(db: Reader, name: str) -> PackageRow | None:
+    row = db.one("SELECT id, owner_id, visibility FROM packages WHERE name = :name", name=name)
+    return None if row is None else PackageRow(row[0], name, row[1], row[2])
 
 
 def owner_id(conn: Connection, login: str) -> int | None:
@@ -68,7 +65,7 @@ def create(
     inherit: bool = False,
 ) -> PackageRow:
     """Create the package ``name``; returns the existing one if a concurrent push won the race."""
-    existing = find(conn, name)
+    existing = find(Reader.over(conn), name)
     if existing is not None:
         return existing
     result = conn.execute(

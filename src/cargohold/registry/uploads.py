@@ -25,9 +25,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, update
 
 from cargohold.db import schema as s
+from cargohold.db.raw import Reader
 from cargohold.db.tx import now
 from cargohold.errors import BlobUploadUnknownError, RangeInvalidError
 
@@ -59,15 +60,15 @@ def open_session(
     return UploadRow(session, package_id, storage_id, 0)
 
 
-def get(conn: Connection, package_id: int, session: str) -> UploadRow:
-    row = conn.execute(
-        select(s.uploads.c.storage_id, s.uploads.c.size).where(
-            s.uploads.c.id == session, s.uploads.c.package_id == package_id
-        )
-    ).first()
+def get(db: Reader, package_id: int, session: str) -> UploadRow:
+    row = db.one(
+        "SELECT storage_id, size FROM uploads WHERE id = :id AND package_id = :p",
+        id=session,
+        p=package_id,
+    )
     if row is None:
         raise BlobUploadUnknownError(detail={"session": session})
-    return UploadRow(session, package_id, row.storage_id, int(row.size))
+    return UploadRow(session, package_id, row[0], int(row[1]))
 
 
 def advance(conn: Connection, upload: UploadRow, new_size: int) -> None:

@@ -6,6 +6,9 @@ releases the database before the first byte: a slow reader never holds a connect
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 from aiohttp import web
 
 from cargohold.errors import BlobUnknownError
@@ -19,7 +22,7 @@ from cargohold.web.pipeline import Ctx
 async def _size(ctx: Ctx) -> tuple[int, str, int]:
     digest = str(Digest.parse(ctx.route.reference or ""))
     package_id = await existing_id(ctx)
-    size = await ctx.services.read(lambda c: blobs.size_in(c, package_id, digest))
+    size = ctx.services.fast(lambda r: blobs.size_in(r, package_id, digest))
     if size is None:
         raise BlobUnknownError(detail={"digest": digest})
     return package_id, digest, size
@@ -51,6 +54,7 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     if path is not None:
         # aiohttp's FileResponse uses sendfile and serves the (already validated) Range itself.
         headers.pop("Content-Range", None)
+        _widen_send_buffer(request)
         return web.FileResponse(path, headers=headers)
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
@@ -63,6 +67,17 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+SEND_BUFFER = 4 * 1024 * 1024
+
+
+def _widen_send_buffer(request: web.Request) -> None:
+    """Let each sendfile call move more: fewer wake-ups per GiB on fast links."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 async def delete(request: web.Request, ctx: Ctx) -> web.StreamResponse:

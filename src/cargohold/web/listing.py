@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import Connection
 
 from cargohold.accounts.credentials import Identity
 from cargohold.authz.decide import Allowed, decide
 from cargohold.authz.model import Action
 from cargohold.authz.service import state_for
+from cargohold.db.raw import Reader
 from cargohold.errors import UnauthorizedError
 from cargohold.oci import mediatypes
 from cargohold.oci.digest import Digest
@@ -27,7 +27,7 @@ async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     if n == 0:
         return json_body({"name": ctx.name, "tags": []})
     limit = n if n is not None else None
-    names = await ctx.services.read(lambda c: manifests.list_tags(c, package_id, limit, last))
+    names = ctx.services.fast(lambda r: manifests.list_tags(r, package_id, limit, last))
     headers = {}
     if n is not None and len(names) == n:
         headers["Link"] = next_link(request.path, n, names[-1])
@@ -35,16 +35,16 @@ async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
 
 
 def _readable_page(
-    conn: Connection, identity: Identity, base_url: str, n: int, last: str | None
+    db: Reader, identity: Identity, base_url: str, n: int, last: str | None
 ) -> list[str]:
     out: list[str] = []
     cursor = last
     while len(out) < n:
-        batch = manifests.catalog(conn, max(n * 2, 100), cursor)
+        batch = manifests.catalog(db, max(n * 2, 100), cursor)
         if not batch:
             break
         for name in batch:
-            state = state_for(conn, name)
+            state = state_for(db, name)
             verdict = decide(
                 identity.principal, identity.credential, Action.PULL, state, base_url=base_url
             )
@@ -65,10 +65,10 @@ async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     page = n if n is not None else DEFAULT_PAGE
     services = ctx.services
     if not services.settings.auth_enabled or ctx.identity.principal.site_admin:
-        names = await services.read(lambda c: manifests.catalog(c, page, last))
+        names = services.fast(lambda r: manifests.catalog(r, page, last))
     else:
         identity, base = ctx.identity, services.settings.external_url
-        names = await services.read(lambda c: _readable_page(c, identity, base, page, last))
+        names = services.fast(lambda r: _readable_page(r, identity, base, page, last))
     headers = {}
     if len(names) == page:
         headers["Link"] = next_link(request.path, page, names[-1])
@@ -79,9 +79,7 @@ async def referrers(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     subject = str(Digest.parse(ctx.route.reference or ""))
     package_id = await existing_id(ctx)
     artifact_type = request.query.get("artifactType")
-    found = await ctx.services.read(
-        lambda c: manifests.referrers(c, package_id, subject, artifact_type)
-    )
+    found = ctx.services.fast(lambda r: manifests.referrers(r, package_id, subject, artifact_type))
     headers: dict[str, str] = {}  # Content-Type: set below (aiohttp refuses both)
     if artifact_type is not None:
         headers["OCI-Filters-Applied"] = "artifactType"

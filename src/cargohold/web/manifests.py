@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import Connection
 
+from cargohold.db.raw import Reader
 from cargohold.errors import (
     DigestInvalidError,
     ManifestTooLargeError,
@@ -34,7 +35,7 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     package_id = await existing_id(ctx)
     is_digest = isinstance(ref, Digest)
     key = str(ref)
-    found = await ctx.services.read(lambda c: manifests.get(c, package_id, key, is_digest))
+    found = ctx.services.fast(lambda r: manifests.get(r, package_id, key, is_digest))
     if not mediatypes.acceptable(request.headers.getall("Accept", []), found.media_type):
         raise ManifestUnknownError(
             f"manifest found, but its media type {found.media_type} is not in the Accept header",
@@ -111,7 +112,7 @@ async def _link_by_label(ctx: Ctx, package_id: int, config_digest: str) -> None:
     name = ctx.name
 
     def link(conn: Connection) -> None:
-        row = packages.find(conn, name)
+        row = packages.find(Reader.over(conn), name)
         if row is not None:
             packages.link_by_source_label(conn, row, config)
 

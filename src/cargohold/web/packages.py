@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from cargohold.authz.model import PrincipalKind
+from cargohold.db.raw import Reader
 from cargohold.errors import NameUnknownError
 from cargohold.oci.names import split_owner
 from cargohold.registry import packages
@@ -19,7 +20,7 @@ async def existing_id(ctx: Ctx) -> int:
             return state.id
         raise NameUnknownError(detail={"name": ctx.name})
     name = ctx.name
-    row = await ctx.services.read(lambda c: packages.find(c, name))
+    row = ctx.services.fast(lambda r: packages.find(r, name))
     if row is None:
         raise NameUnknownError(detail={"name": name})
     return row.id
@@ -37,7 +38,7 @@ def _create(conn: Connection, ctx: Ctx) -> int:
     name = ctx.name
     state = ctx.package
     if state is None:  # auth off: owner namespaces appear on demand
-        found = packages.find(conn, name)
+        found = packages.find(Reader.over(conn), name)
         if found is not None:
             return found.id
         owner = packages.ensure_owner(conn, split_owner(name)[0])

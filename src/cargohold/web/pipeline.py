@@ -26,8 +26,8 @@ from cargohold.accounts import bearer
 from cargohold.accounts.credentials import ANONYMOUS, Identity, authenticate_id, authenticate_secret
 from cargohold.authz.model import Action, PackageState
 from cargohold.authz.service import Authorized, authorize
-from cargohold.errors import CargoholdError, UnauthorizedError
-from cargohold.oci.routes import Route
+from cargohold.errors import BlobUnknownError, CargoholdError, DeniedError, UnauthorizedError
+from cargohold.oci.routes import Route, RouteKind
 from cargohold.oci.scopes import Scope, covers
 from cargohold.services import Services
 
@@ -142,7 +142,7 @@ async def identify(request: web.Request, services: Services, p: Presented) -> Id
     host = services.settings.service_name
     if p.secret is not None:
         secret = p.secret
-        return await services.read(lambda c: authenticate_secret(c, services.keys, secret, host))
+        return services.fast(lambda r: authenticate_secret(r, services.keys, secret, host))
     if p.bad_bearer:
         raise UnauthorizedError(
             "unauthenticated: User cannot be authenticated with the token provided. "
@@ -151,7 +151,7 @@ async def identify(request: web.Request, services: Services, p: Presented) -> Id
         )
     if p.bearer is not None and p.bearer.credential_id is not None:
         cred_id = p.bearer.credential_id
-        return await services.read(lambda c: authenticate_id(c, cred_id, host))
+        return services.fast(lambda r: authenticate_id(r, cred_id, host))
     return ANONYMOUS
 
 
@@ -184,11 +184,18 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
     name, action = route.name, Action(route.action)
     base_url = services.settings.external_url
     try:
-        authorized = await services.read(
-            lambda c: authorize(c, identity, action, name, base_url=base_url, audit=services.audit)
+        authorized = services.fast(
+            lambda r: authorize(r, identity, action, name, base_url=base_url, audit=services.audit)
         )
     except UnauthorizedError as err:
         err.headers.setdefault("WWW-Authenticate", challenge(services, scope_for(route)))
+        raise
+    except DeniedError:
+        # Clients probe for existing blobs with HEAD before uploading. A HEAD answer has no body
+        # to explain a 403, and podman/skopeo stop at it; 404 lets them go on to the upload POST,
+        # whose denial carries the explanation. It reveals nothing: a denied HEAD is always 404.
+        if route.kind is RouteKind.BLOB and request.method == "HEAD":
+            raise BlobUnknownError() from None
         raise
     return Ctx(services, route, identity, authorized)
 
@@ -204,9 +211,9 @@ async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | N
         return None
     base_url = services.settings.external_url
     try:
-        return await services.read(
-            lambda c: authorize(
-                c, ctx.identity, action, name, base_url=base_url, audit=services.audit
+        return services.fast(
+            lambda r: authorize(
+                r, ctx.identity, action, name, base_url=base_url, audit=services.audit
             )
         )
     except CargoholdError:

@@ -30,7 +30,7 @@ async def _runner(request: web.Request) -> str:
     if not secret:
         raise UnauthorizedError("authentication required: a runner credential is required")
     given = secret
-    return await services.read(lambda c: credentials.authenticate_runner(c, services.keys, given))
+    return services.fast(lambda r: credentials.authenticate_runner(r, services.keys, given))
 
 
 async def mint(request: web.Request) -> web.StreamResponse:

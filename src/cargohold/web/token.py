@@ -32,7 +32,7 @@ async def token(request: web.Request) -> web.StreamResponse:
     if secret is not None:
         host = settings.service_name
         given = secret
-        identity = await services.read(lambda c: authenticate_secret(c, services.keys, given, host))
+        identity = services.fast(lambda r: authenticate_secret(r, services.keys, given, host))
         cred_id = identity.credential.id
     scopes = parse_scopes(scopes_raw)
     value, issued, ttl = bearer.issue(

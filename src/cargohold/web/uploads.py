@@ -205,7 +205,7 @@ async def _try_mount(
             return None
         source_id: int | None = granted.package.id
     else:
-        row = await services.read(lambda c: packages.find(c, source))
+        row = services.fast(lambda r: packages.find(r, source))
         source_id = row.id if row else None
     if source_id is None:
         return None
@@ -226,7 +226,7 @@ async def _try_mount(
 async def _session(ctx: Ctx) -> tuple[int, uploads.UploadRow]:
     package_id = await existing_id(ctx)
     session = ctx.route.session or ""
-    upload = await ctx.services.read(lambda c: uploads.get(c, package_id, session))
+    upload = ctx.services.fast(lambda r: uploads.get(r, package_id, session))
     return package_id, upload
 
 
