@@ -4,8 +4,9 @@ The layout is what ``skopeo copy oci:PATH:TAG docker://...`` reads:
 
     PATH/
       oci-layout                 {"imageLayoutVersion": "1.0.0"}
-      index.json                 one manifest, annotated with the tag
-      blobs/sha256/<hex>         config, manifest and gzip layers
+      index.json                 one manifest (or, for make_oci_index_layout, one image
+                                 index), annotated with the tag
+      blobs/sha256/<hex>         configs, manifests, the image index and gzip layers
 
 Everything is deterministic in ``seed`` (tar and gzip timestamps are zero), so the same
 arguments give the same manifest digest, and copying with ``--preserve-digests`` keeps it.
