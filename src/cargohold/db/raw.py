@@ -5,8 +5,8 @@ SQLAlchemy Core each statement costs ~150 us of Python here; on the raw DBAPI co
 same read costs ~15 us. So reads on the request path are plain, portable SQL with ``:name``
 parameters, run through a ``Reader``; writes keep SQLAlchemy Core in ``tx.write``.
 
-A ``Reader`` wraps a DBAPI connection: either one checked out for a single read transaction
-(``read_session``), or the connection under an open SQLAlchemy transaction (``Reader.over``), so
+A ``Reader`` wraps a DBAPI connection: the event loop's own (``ReadConnection.session``, one
+read transaction), or the connection under an open SQLAlchemy transaction (``Reader.over``), so
 the same query functions serve both.
 """
 
@@ -66,20 +66,41 @@ class Reader:
         return f"{prefix} IN ({', '.join(':' + n for n in names)})", names
 
 
-@contextmanager
-def read_session(engine: Engine) -> Iterator[Reader]:
-    """One read transaction on a pooled connection."""
-    raw = engine.raw_connection()
-    postgres = engine.dialect.name == "postgresql"
-    try:
-        if not postgres:
-            raw.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
-        yield Reader(raw.driver_connection, postgres)
-    finally:
+class ReadConnection:
+    """One DBAPI connection kept by the event-loop thread for hot-path reads.
+
+    Checking a connection out of the pool and back costs as much as the reads themselves, so
+    the loop thread keeps one (it runs one request's reads at a time). Each ``session`` is one
+    read transaction. A connection that fails is invalidated and replaced on next use. Not for
+    use from other threads: they take their own from the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._raw: Any = None
+
+    @contextmanager
+    def session(self) -> Iterator[Reader]:
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = self._engine.raw_connection()
         try:
-            raw.rollback()
+            if not self._postgres:
+                raw.driver_connection.execute("BEGIN")
+            yield Reader(raw.driver_connection, self._postgres)
         finally:
-            raw.close()
+            try:
+                raw.rollback()
+            except Exception:
+                self._raw = None
+                raw.invalidate()
+                raise
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
 
 def timestamp(value: Any) -> datetime | None:
