@@ -6,13 +6,17 @@ or ``batch`` entries, and at shutdown. This keeps a DB write off every registry 
 benchmark's small requests would otherwise pay a commit each) at the cost of at most
 ``interval`` seconds of entries if the process is killed hard. Denials are flushed at once:
 they are the entries people come looking for.
+
+Identical *allowed* decisions within one flush window (same actor, credential, package, action
+and reason: a client pulling 40 layers, a poller) are written as one row with ``count`` and the
+time of the first; every denial is its own row.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +39,28 @@ class AuditEntry:
     result: str  # "allowed" | "denied"
     gate: str | None
     reason: str | None
+    count: int = 1
 
 
 def record(conn: Connection, entries: list[AuditEntry]) -> None:
     if entries:
-        conn.execute(s.audit_log.insert(), [asdict(e) for e in entries])
+        conn.execute(
+            s.audit_log.insert(),
+            [
+                {
+                    "at": e.at,
+                    "actor": e.actor,
+                    "credential_id": e.credential_id,
+                    "package": e.package,
+                    "action": e.action,
+                    "result": e.result,
+                    "gate": e.gate,
+                    "reason": e.reason,
+                    "count": e.count,
+                }
+                for e in entries
+            ],
+        )
 
 
 def query(conn: Connection, package: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -62,7 +83,9 @@ class AuditBuffer:
         self._engine = engine
         self._interval = interval
         self._batch = batch
-        self._entries: list[AuditEntry] = []
+        # Allowed decisions keyed by everything but the time, with their count; denials apart.
+        self._allowed: dict[tuple[Any, ...], list[Any]] = {}
+        self._denied: list[AuditEntry] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # flush() returns only when earlier entries are in
         self._wake = threading.Event()
@@ -71,25 +94,40 @@ class AuditBuffer:
         self._thread.start()
 
     def add(self, entry: AuditEntry) -> None:
+        denied = entry.result == "denied"
         with self._lock:
-            self._entries.append(entry)
-            full = len(self._entries) >= self._batch
-        if full or entry.result == "denied":
+            if denied:
+                self._denied.append(entry)
+            else:
+                key = (entry.actor, entry.credential_id, entry.package, entry.action, entry.reason)
+                slot = self._allowed.get(key)
+                if slot is None:
+                    self._allowed[key] = [entry, 1, entry.at]
+                else:
+                    slot[1] += 1
+                    slot[2] = entry.at
+            full = len(self._allowed) + len(self._denied) >= self._batch
+        if full or denied:
             self._wake.set()
 
     def flush(self) -> None:
         with self._flushing:
             with self._lock:
-                entries, self._entries = self._entries, []
+                allowed, self._allowed = self._allowed, {}
+                denied, self._denied = self._denied, []
+            entries = [replace(entry, count=n) for entry, n, _ in allowed.values()] + denied
             if not entries:
                 return
             last_used: dict[str, datetime] = {}
-            for entry in entries:
+            for entry, _, last in allowed.values():
                 if entry.credential_id is not None:
-                    last_used[entry.credential_id] = entry.at
+                    last_used[entry.credential_id] = last
+            for entry in denied:
+                if entry.credential_id is not None:
+                    last_used.setdefault(entry.credential_id, entry.at)
             try:
                 with write(self._engine) as conn:
-                    record(conn, entries)
+                    record(conn, sorted(entries, key=lambda e: e.at))
                     touch(conn, last_used)
             except Exception:  # the audit must never take the registry down with it
                 log.exception("could not write %d audit entries", len(entries))

@@ -228,6 +228,31 @@ uploads = Table(
     Column("updated_at", TS, nullable=False),
 )
 
+# One row (id 1) whose version database triggers bump whenever anything the permission decision
+# reads changes (migration 0002 lists the tables); processes memoise state per version.
+authz_version = Table(
+    "authz_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Tables whose changes bump authz_version, and for credentials only these columns' updates
+# (last-use times are written constantly and decide nothing).
+AUTHZ_TABLES = (
+    "accounts",
+    "org_members",
+    "teams",
+    "team_members",
+    "repositories",
+    "repo_collaborators",
+    "packages",
+    "package_grants",
+    "package_actions_access",
+    "credentials",
+)
+AUTHZ_CREDENTIAL_COLUMNS = ("revoked_at", "expires_at", "scopes", "permissions", "secret_hash")
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -240,5 +265,7 @@ audit_log = Table(
     Column("result", String(10), nullable=False),  # "allowed" | "denied"
     Column("gate", String(20), nullable=True),
     Column("reason", Text, nullable=True),
+    # Identical allowed decisions within one flush window share a row (see audit.log).
+    Column("count", Integer, nullable=False, default=1),
 )
 Index("ix_audit_log_package", audit_log.c.package, audit_log.c.id)

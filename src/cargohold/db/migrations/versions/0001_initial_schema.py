@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("result", sa.String(length=10), nullable=False),
         sa.Column("gate", sa.String(length=20), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
