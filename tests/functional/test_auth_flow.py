@@ -248,3 +248,29 @@ async def test_audit_records_decisions(secured: Registry) -> None:
     denied = next(r for r in rows if r["result"] == "denied")
     assert denied["gate"] == "role"
     assert denied["credential_id"].startswith("chj_")
+
+
+async def test_source_label_links_new_package(secured: Registry) -> None:
+    c = secured.client
+    alice = setup_acme(secured)
+    labelled = (
+        b'{"architecture":"amd64","os":"linux","config":{"Labels":'
+        b'{"org.opencontainers.image.source":"https://github.com/acme/shop"}}}'
+    )
+    await push_image(c, "acme/shop", "v1", headers=alice, config=labelled)
+    shown = secured.db(lambda conn: package_settings.describe(conn, "acme/shop"))
+    assert shown["linked_repository"] == "acme/shop"
+    assert shown["inherit"] is True  # the org's default for new packages
+    # A label naming another owner's repository, or none that exists, links nothing.
+    foreign = labelled.replace(b"acme/shop", b"elsewhere/shop")
+    await push_image(c, "acme/api", "v1", headers=alice, config=foreign)
+    assert (
+        secured.db(lambda conn: package_settings.describe(conn, "acme/api"))["linked_repository"]
+        is None
+    )
+    # Only the first version links: a later label does not move an unlinked package.
+    await push_image(c, "acme/api", "v2", headers=alice, config=labelled.replace(b"shop", b"api"))
+    assert (
+        secured.db(lambda conn: package_settings.describe(conn, "acme/api"))["linked_repository"]
+        is None
+    )

@@ -8,6 +8,7 @@ the very next request of any process. Authorization is a separate step (``cargoh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -15,6 +16,7 @@ from types import MappingProxyType
 from sqlalchemy import Connection, update
 
 from cargohold.accounts import secrets as sec
+from cargohold.authz.memo import StateMemo
 from cargohold.authz.model import (
     Credential,
     CredentialKind,
@@ -59,23 +61,50 @@ def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedEr
     )
 
 
-def authenticate_secret(db: Reader, keys: sec.Keys, secret: str, host: str) -> Identity:
+def authenticate_secret(
+    db: Reader, keys: sec.Keys, secret: str, host: str, memo: StateMemo | None = None
+) -> Identity:
     """A secret presented with HTTP Basic (or at the token endpoint) -> identity, or 401."""
     cred_id = sec.public_id(secret)
     if cred_id is None:
         raise _unauthenticated("the secret is not a cargohold token", None, host)
-    row = _credential_row(db, cred_id)
-    if row is None or not sec.matches(keys.hash_key, secret, row.secret_hash):
-        raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
-    return _identity(db, row, host)
+    return _authenticate(
+        db, cred_id, host, memo, lambda row: sec.matches(keys.hash_key, secret, row.secret_hash)
+    )
 
 
-def authenticate_id(db: Reader, cred_id: str, host: str) -> Identity:
+def authenticate_id(db: Reader, cred_id: str, host: str, memo: StateMemo | None = None) -> Identity:
     """A credential id from a verified bearer token -> identity, or 401 if it died since."""
-    row = _credential_row(db, cred_id)
-    if row is None:
+    return _authenticate(db, cred_id, host, memo, None)
+
+
+def _authenticate(
+    db: Reader,
+    cred_id: str,
+    host: str,
+    memo: StateMemo | None,
+    proof: Callable[[_Row], bool] | None,
+) -> Identity:
+    """Look up (or recall) the credential; check the proof first, then that it is alive.
+
+    The secret is checked before revocation or expiry, so a wrong secret learns nothing about
+    the state of the token whose id it names.
+    """
+    known: tuple[_Row, Identity | None] | None = memo.get("credential", cred_id) if memo else None
+    if known is None:
+        row = _credential_row(db, cred_id)
+        if row is None:
+            raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
+        known = (row, None)
+    row, identity = known
+    if proof is not None and not proof(row):
         raise _unauthenticated(f"token {cred_id} is unknown", cred_id, host)
-    return _identity(db, row, host)
+    _check_alive(row, host)
+    if identity is None:
+        identity = _identity(db, row, host)
+        if memo is not None:
+            memo.put("credential", cred_id, (row, identity))
+    return identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +144,7 @@ def _credential_row(db: Reader, cred_id: str) -> _Row | None:
     )
 
 
-def _identity(db: Reader, row: _Row, host: str) -> Identity:
+def _check_alive(row: _Row, host: str) -> None:
     cred_id = row.id
     if row.revoked_at is not None:
         raise _unauthenticated(
@@ -125,6 +154,10 @@ def _identity(db: Reader, row: _Row, host: str) -> Identity:
         raise _unauthenticated(
             f"token {cred_id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", cred_id, host
         )
+
+
+def _identity(db: Reader, row: _Row, host: str) -> Identity:
+    cred_id = row.id
     if row.kind == "pat" and row.user_id is not None:
         principal = load_user_principal(db, row.user_id)
         if principal is None:
@@ -166,22 +199,24 @@ def load_user_principal(db: Reader, user_id: int) -> Principal | None:
     )
     if user is None:
         return None
-    orgs = {
-        org_id: role
-        for org_id, role in db.all(
-            "SELECT org_id, role FROM org_members WHERE user_id = :id", id=user_id
-        )
-    }
-    teams = frozenset(
-        r[0] for r in db.all("SELECT team_id FROM team_members WHERE user_id = :id", id=user_id)
-    )
+    orgs: dict[int, str] = {}
+    teams: set[int] = set()
+    for org_id, role, team_id in db.all(
+        "SELECT org_id, role, NULL FROM org_members WHERE user_id = :id"
+        " UNION ALL SELECT NULL, NULL, team_id FROM team_members WHERE user_id = :id",
+        id=user_id,
+    ):
+        if team_id is not None:
+            teams.add(team_id)
+        else:
+            orgs[org_id] = role
     return Principal(
         PrincipalKind.USER,
         user_id=user_id,
         login=user[0],
         site_admin=bool(user[1]),
         org_roles=MappingProxyType(orgs),
-        team_ids=teams,
+        team_ids=frozenset(teams),
     )
 
 

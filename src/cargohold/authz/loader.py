@@ -9,21 +9,22 @@ grants.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 from cargohold.authz.model import OwnerState, PackageState, RepoRef, Role, Visibility
 from cargohold.db.raw import Reader
 from cargohold.oci.names import split_owner
 
+_OWNER_AND_PACKAGE = (
+    "SELECT a.id, a.kind, a.member_create_visibilities, a.default_visibility, a.inherit_default,"
+    " p.id, p.visibility, p.linked_repo_id, p.inherit, p.publisher_user_id, p.publisher_repo_id"
+    " FROM accounts a LEFT JOIN packages p ON p.owner_id = a.id AND p.name = :name"
+    " WHERE a.login = :login"
+)
 
-def load_owner(db: Reader, login: str) -> OwnerState | None:
-    row = db.one(
-        "SELECT id, kind, member_create_visibilities, default_visibility, inherit_default"
-        " FROM accounts WHERE login = :login",
-        login=login,
-    )
-    if row is None:
-        return None
-    owner_id, kind, creatable_text, default_visibility, inherit_default = row
+
+def _owner(login: str, row: tuple[Any, ...]) -> OwnerState:
+    owner_id, kind, creatable_text, default_visibility, inherit_default = row[:5]
     creatable = (
         frozenset(Visibility(v) for v in creatable_text.split(",") if v)
         if creatable_text is not None
@@ -69,17 +70,14 @@ def _team_names(db: Reader, ids: set[int]) -> dict[int, str]:
 
 def load_package(db: Reader, name: str) -> PackageState | None:
     """The package state for ``name``; None when its owner namespace does not exist."""
-    owner = load_owner(db, split_owner(name)[0])
-    if owner is None:
-        return None
-    row = db.one(
-        "SELECT id, visibility, linked_repo_id, inherit, publisher_user_id, publisher_repo_id"
-        " FROM packages WHERE name = :name",
-        name=name,
-    )
+    login = split_owner(name)[0]
+    row = db.one(_OWNER_AND_PACKAGE, login=login, name=name)
     if row is None:
+        return None
+    owner = _owner(login, row)
+    if row[5] is None:
         return PackageState(name=name, owner=owner, exists=False)
-    package_id, visibility, linked_id, inherit, publisher_user, publisher_repo = row
+    package_id, visibility, linked_id, inherit, publisher_user, publisher_repo = row[5:]
 
     user_grants: dict[int, Role] = {}
     team_grants: dict[int, Role] = {}

@@ -13,6 +13,7 @@ from cargohold.accounts.credentials import Identity
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.decide import Allowed, Denied, decide
 from cargohold.authz.loader import load_package
+from cargohold.authz.memo import StateMemo
 from cargohold.authz.model import Action, OwnerState, PackageState
 from cargohold.db.raw import Reader
 from cargohold.db.tx import now
@@ -26,7 +27,19 @@ class Authorized:
     package: PackageState
 
 
-def state_for(db: Reader, name: str) -> PackageState:
+def state_for(db: Reader, name: str, memo: StateMemo | None = None) -> PackageState:
+    """The package's state now (recalled from ``memo`` while ``authz_version`` is unchanged)."""
+    if memo is not None:
+        known: PackageState | None = memo.get("package", name)
+        if known is not None:
+            return known
+    state = _load(db, name)
+    if memo is not None:
+        memo.put("package", name, state)
+    return state
+
+
+def _load(db: Reader, name: str) -> PackageState:
     state = load_package(db, name)
     if state is None:
         # No such owner namespace: a missing package whose owner nobody is (only a site admin
@@ -45,9 +58,16 @@ def authorize(
     *,
     base_url: str,
     audit: Callable[[AuditEntry], None],
+    memo: StateMemo | None = None,
 ) -> Authorized:
-    state = state_for(db, name)
-    decision = decide(identity.principal, identity.credential, action, state, base_url=base_url)
+    state = state_for(db, name, memo)
+    # decide() is pure over values that are fixed for one authz_version, so its answer is too.
+    key = f"{identity.credential.id or '-'} {action.value} {name}"
+    decision: Allowed | Denied | None = memo.get("decision", key) if memo else None
+    if decision is None:
+        decision = decide(identity.principal, identity.credential, action, state, base_url=base_url)
+        if memo is not None:
+            memo.put("decision", key, decision)
     audit(
         AuditEntry(
             at=now(),

@@ -24,8 +24,10 @@ from aiohttp import web
 
 from cargohold.accounts import bearer
 from cargohold.accounts.credentials import ANONYMOUS, Identity, authenticate_id, authenticate_secret
+from cargohold.authz.memo import StateMemo
 from cargohold.authz.model import Action, PackageState
 from cargohold.authz.service import Authorized, authorize
+from cargohold.db.raw import Reader
 from cargohold.errors import BlobUnknownError, CargoholdError, DeniedError, UnauthorizedError
 from cargohold.oci.routes import Route, RouteKind
 from cargohold.oci.scopes import Scope, covers
@@ -133,26 +135,35 @@ def presented(request: web.Request, services: Services) -> Presented:
             return Presented(secret="")
         return Presented(secret=decoded.partition(":")[2])
     if scheme == "bearer" and value:
-        verified = bearer.verify(services.keys.signing_key, services.settings.service_name, value)
+        verified = services.bearer.verify(value)
         return Presented(bearer=verified, bad_bearer=verified is None)
     return Presented()
 
 
-async def identify(request: web.Request, services: Services, p: Presented) -> Identity:
+def identify(db: Reader, services: Services, p: Presented) -> Identity:
+    """The identity behind what the request presented, checked against the current state."""
     host = services.settings.service_name
+    memo = services.memo
+    memo.sync(db)
     if p.secret is not None:
-        secret = p.secret
-        return services.fast(lambda r: authenticate_secret(r, services.keys, secret, host))
+        return authenticate_secret(db, services.keys, p.secret, host, memo)
+    if p.bearer is not None and p.bearer.credential_id is not None:
+        return authenticate_id(db, p.bearer.credential_id, host, memo)
+    return ANONYMOUS
+
+
+def _synced(services: Services, db: Reader) -> StateMemo:
+    services.memo.sync(db)
+    return services.memo
+
+
+def _reject_bad_bearer(services: Services, p: Presented) -> None:
     if p.bad_bearer:
         raise UnauthorizedError(
             "unauthenticated: User cannot be authenticated with the token provided. "
             "The bearer token is invalid or expired; request a new one from the token endpoint.",
             headers={"WWW-Authenticate": challenge(services, None, "invalid_token")},
         )
-    if p.bearer is not None and p.bearer.credential_id is not None:
-        cred_id = p.bearer.credential_id
-        return services.fast(lambda r: authenticate_id(r, cred_id, host))
-    return ANONYMOUS
 
 
 def _check_scope(services: Services, route: Route, p: Presented) -> None:
@@ -177,16 +188,22 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
     if not services.settings.auth_enabled:
         return Ctx(services, route, ANONYMOUS, None)
     p = presented(request, services)
-    identity = await identify(request, services, p)
+    _reject_bad_bearer(services, p)
     if route.name is None or route.action is None:
-        return Ctx(services, route, identity, None)
+        return Ctx(services, route, services.fast(lambda r: identify(r, services, p)), None)
     _check_scope(services, route, p)
     name, action = route.name, Action(route.action)
     base_url = services.settings.external_url
-    try:
-        authorized = services.fast(
-            lambda r: authorize(r, identity, action, name, base_url=base_url, audit=services.audit)
+
+    def check(db: Reader) -> tuple[Identity, Authorized]:
+        identity = identify(db, services, p)
+        granted = authorize(
+            db, identity, action, name, base_url=base_url, audit=services.audit, memo=services.memo
         )
+        return identity, granted
+
+    try:
+        identity, authorized = services.fast(check)
     except UnauthorizedError as err:
         err.headers.setdefault("WWW-Authenticate", challenge(services, scope_for(route)))
         raise
@@ -213,7 +230,13 @@ async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | N
     try:
         return services.fast(
             lambda r: authorize(
-                r, ctx.identity, action, name, base_url=base_url, audit=services.audit
+                r,
+                ctx.identity,
+                action,
+                name,
+                base_url=base_url,
+                audit=services.audit,
+                memo=_synced(services, r),
             )
         )
     except CargoholdError:

@@ -1,0 +1,47 @@
+"""A per-process memo of authorization state, valid for exactly one ``authz_version``.
+
+Every table the decision reads (accounts, memberships, teams, repositories and collaborators,
+packages and both access lists, credentials) has database triggers that bump the single row of
+``authz_version`` in the same transaction as the change, whoever makes it: this server, another
+replica, the local CLI, or plain SQL. A request reads the version inside its read transaction;
+if it differs from the memo's, the memo is emptied. So a grant or a revocation is seen on the
+very next request of every process, while an unchanged state costs one indexed read instead of
+half a dozen. Time-based checks (token expiry) are made on every use, never memoised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cargohold.db.raw import Reader
+
+VERSION_SQL = "SELECT version FROM authz_version WHERE id = 1"
+
+
+class StateMemo:
+    """Memoised credential lookups and package states for the current ``authz_version``.
+
+    Used from the event-loop thread only (like ``ReadConnection``).
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._version: Any = None
+        self._entries: dict[tuple[str, str], Any] = {}
+
+    def sync(self, db: Reader) -> None:
+        """Read the current version in ``db``'s transaction; forget everything if it moved."""
+        version = db.scalar(VERSION_SQL)
+        if version != self._version or version is None:
+            self._entries.clear()
+            self._version = version
+
+    def get(self, kind: str, key: str) -> Any:
+        return self._entries.get((kind, key))
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        if self._version is None:
+            return  # never synced in this transaction: do not memoise
+        if len(self._entries) >= self._capacity:
+            del self._entries[next(iter(self._entries))]
+        self._entries[(kind, key)] = value
