@@ -593,6 +593,13 @@ def load_wrk(
     script.write_text(WRK_LUA)
     headers = {"Accept": OCI_MANIFEST, **srv.auth.headers()}
     hargs = [x for k, v in headers.items() for x in ("-H", f"{k}: {v}")]
+    # Warm-up, discarded, the same for both servers: connections open, caches and the
+    # page cache filled, so the measured run sees the steady state.
+    subprocess.run(
+        ["wrk", "-t2", f"-c{conns}", "-d2s", "--timeout", "10s",
+         *hargs, "-s", str(script), srv.url, "--", *paths],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu0 = srv.cpu()
     done = subprocess.run(

@@ -133,39 +133,49 @@ def remove_actions_access(conn: Connection, name: str, repository: str) -> None:
         raise NotFoundError(f"{repository} has no Actions access to {name}")
 
 
+def _repo_label(owner: str, name: str, deleted: object, repo_id: int) -> str:
+    return f"{owner}/{name}" + (f" (deleted, id {repo_id})" if deleted is not None else "")
+
+
 def describe(conn: Connection, name: str) -> dict[str, object]:
     """Everything on the package's settings page, as data."""
     row = require(conn, name)
-    p = conn.execute(select(s.packages).where(s.packages.c.id == row.id)).one()
-    repo_names = {
-        r.id: f"{r.login}/{r.name}" + (" (deleted)" if r.deleted_at is not None else "")
-        for r in conn.execute(
-            select(
-                s.repositories.c.id,
-                s.repositories.c.name,
-                s.repositories.c.deleted_at,
-                s.accounts.c.login,
-            ).join(s.accounts, s.accounts.c.id == s.repositories.c.owner_id)
+    db = Reader.over(conn)
+    visibility, inherit, linked_id, linked_owner, linked_name, linked_deleted = (
+        db.one(
+            "SELECT p.visibility, p.inherit, r.id, o.login, r.name, r.deleted_at FROM packages p"
+            " LEFT JOIN repositories r ON r.id = p.linked_repo_id"
+            " LEFT JOIN accounts o ON o.id = r.owner_id WHERE p.id = :p",
+            p=row.id,
         )
-    }
-    users = {r.id: r.login for r in conn.execute(select(s.accounts.c.id, s.accounts.c.login))}
-    g = s.package_grants.c
+        or (None,) * 6
+    )
     grants = [
-        {"user": users.get(r.user_id)} | {"role": r.role}
-        if r.user_id
-        else {"team_id": r.team_id, "role": r.role}
-        for r in conn.execute(select(g.user_id, g.team_id, g.role).where(g.package_id == row.id))
+        {"user": user, "role": role} if user else {"team": f"{org}/{team}", "role": role}
+        for user, team, org, role in db.all(
+            "SELECT u.login, t.slug, o.login, g.role FROM package_grants g"
+            " LEFT JOIN accounts u ON u.id = g.user_id LEFT JOIN teams t ON t.id = g.team_id"
+            " LEFT JOIN accounts o ON o.id = t.org_id WHERE g.package_id = :p ORDER BY g.id",
+            p=row.id,
+        )
     ]
-    a = s.package_actions_access.c
     actions = [
-        {"repository": repo_names.get(r.repo_id), "repository_id": r.repo_id, "role": r.role}
-        for r in conn.execute(select(a.repo_id, a.role).where(a.package_id == row.id))
+        {"repository": _repo_label(o, n, d, rid), "repository_id": rid, "role": role}
+        for rid, o, n, d, role in db.all(
+            "SELECT r.id, o.login, r.name, r.deleted_at, x.role FROM package_actions_access x"
+            " JOIN repositories r ON r.id = x.repo_id JOIN accounts o ON o.id = r.owner_id"
+            " WHERE x.package_id = :p ORDER BY r.id",
+            p=row.id,
+        )
     ]
+    linked = (
+        _repo_label(linked_owner, linked_name, linked_deleted, linked_id) if linked_id else None
+    )
     return {
         "name": name,
-        "visibility": p.visibility,
-        "linked_repository": repo_names.get(p.linked_repo_id) if p.linked_repo_id else None,
-        "inherit": bool(p.inherit),
+        "visibility": visibility,
+        "linked_repository": linked,
+        "inherit": bool(inherit),
         "access": grants,
         "actions_access": actions,
     }
