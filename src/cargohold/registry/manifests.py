@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
@@ -53,6 +53,27 @@ def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredM
     return StoredManifest(row[0], row[1], bytes(row[2]))
 
 
+def _require_present(
+    conn: Connection, table: Table, package_id: int, digests: list[str], what: str
+) -> None:
+    """Raise MANIFEST_BLOB_UNKNOWN naming the first of ``digests`` the package lacks."""
+    if not digests:
+        return
+    have = set(
+        conn.execute(
+            select(table.c.digest).where(
+                table.c.package_id == package_id, table.c.digest.in_(set(digests))
+            )
+        ).scalars()
+    )
+    missing = [d for d in digests if d not in have]
+    if missing:
+        raise ManifestBlobUnknownError(
+            f"{what} {missing[0]}, which is not in this repository",
+            detail={"digest": missing[0]},
+        )
+
+
 def put(
     conn: Connection,
     package_id: int,
@@ -67,36 +88,8 @@ def put(
     """
     blob_refs = [str(d) for d in parsed.blob_references()]
     child_refs = [str(d) for d in parsed.manifest_references()]
-    if blob_refs:
-        have = set(
-            conn.execute(
-                select(s.package_blobs.c.digest).where(
-                    s.package_blobs.c.package_id == package_id,
-                    s.package_blobs.c.digest.in_(set(blob_refs)),
-                )
-            ).scalars()
-        )
-        missing = [d for d in blob_refs if d not in have]
-        if missing:
-            raise ManifestBlobUnknownError(
-                f"manifest references blob {missing[0]}, which is not in this repository",
-                detail={"digest": missing[0]},
-            )
-    if child_refs:
-        have = set(
-            conn.execute(
-                select(s.manifests.c.digest).where(
-                    s.manifests.c.package_id == package_id,
-                    s.manifests.c.digest.in_(set(child_refs)),
-                )
-            ).scalars()
-        )
-        missing = [d for d in child_refs if d not in have]
-        if missing:
-            raise ManifestBlobUnknownError(
-                f"index references manifest {missing[0]}, which is not in this repository",
-                detail={"digest": missing[0]},
-            )
+    _require_present(conn, s.package_blobs, package_id, blob_refs, "manifest references blob")
+    _require_present(conn, s.manifests, package_id, child_refs, "index references manifest")
     at = now()
     inserted = insert_ignore(
         conn,
