@@ -13,8 +13,7 @@ from cargohold.accounts import credentials
 from cargohold.accounts import secrets as sec
 from cargohold.accounts.service import create_account
 from cargohold.db import schema as s
-from cargohold.db.tx import now
-from cargohold.errors import ConfigError
+from cargohold.errors import ConfigError, InvalidRequestError
 
 
 def ensure_admin(conn: Connection, keys: sec.Keys, login: str, given_token: str) -> str | None:
@@ -27,21 +26,13 @@ def ensure_admin(conn: Connection, keys: sec.Keys, login: str, given_token: str)
     user_id = create_account(conn, login, "user", site_admin=True)
     scopes = frozenset(credentials.PAT_SCOPES)
     if given_token:
-        cred_id = sec.public_id(given_token)
-        if cred_id is None or not given_token.startswith(sec.PREFIXES["pat"]):
-            raise ConfigError("setting 'admin_token': not a well-formed chp_ token")
-        conn.execute(
-            s.credentials.insert().values(
-                id=cred_id,
-                kind="pat",
-                secret_hash=sec.hash_secret(keys.hash_key, given_token),
-                user_id=user_id,
-                name="bootstrap",
-                scopes=",".join(sorted(scopes)),
-                permissions="",
-                created_at=now(),
-            )
-        )
+        try:
+            credentials.store(
+                conn, keys, "pat", given_token,
+                user_id=user_id, name="bootstrap", scopes=",".join(sorted(scopes)),
+            )  # fmt: skip
+        except InvalidRequestError as exc:
+            raise ConfigError("setting 'admin_token': not a well-formed chp_ token") from exc
         return None
     _, secret = credentials.create_pat(conn, keys, user_id, scopes, None, name="bootstrap")
     return secret

@@ -243,6 +243,21 @@ def parse_scopes(text: str) -> frozenset[str]:
     return scopes
 
 
+def store(conn: Connection, keys: sec.Keys, kind: str, secret: str, **values: object) -> str:
+    """Record a credential by its public id and keyed hash (never the secret); returns the id."""
+    cred_id = sec.public_id(secret)
+    if cred_id is None or not secret.startswith(sec.PREFIXES[kind]):
+        raise InvalidRequestError(f"not a well-formed {sec.PREFIXES[kind]} secret")
+    row: dict[str, object] = {"scopes": "", "permissions": "", "created_at": now()}
+    row.update(values)
+    conn.execute(
+        s.credentials.insert().values(
+            id=cred_id, kind=kind, secret_hash=sec.hash_secret(keys.hash_key, secret), **row
+        )
+    )
+    return cred_id
+
+
 def create_pat(
     conn: Connection,
     keys: sec.Keys,
@@ -252,21 +267,12 @@ def create_pat(
     name: str | None = None,
 ) -> tuple[str, str]:
     """Returns (public id, secret). The secret is shown once and never stored."""
-    cred_id, secret = sec.new_secret("pat")
-    at = now()
-    conn.execute(
-        s.credentials.insert().values(
-            id=cred_id,
-            kind="pat",
-            secret_hash=sec.hash_secret(keys.hash_key, secret),
-            user_id=user_id,
-            name=name,
-            scopes=",".join(sorted(scopes)),
-            permissions="",
-            created_at=at,
-            expires_at=(at + expires_in) if expires_in else None,
-        )
-    )
+    _, secret = sec.new_secret("pat")
+    expires = now() + expires_in if expires_in else None
+    cred_id = store(
+        conn, keys, "pat", secret,
+        user_id=user_id, name=name, scopes=",".join(sorted(scopes)), expires_at=expires,
+    )  # fmt: skip
     return cred_id, secret
 
 
@@ -278,39 +284,19 @@ def create_job_token(
     ttl: timedelta,
     run_id: str | None = None,
 ) -> tuple[str, str, datetime]:
-    cred_id, secret = sec.new_secret("job")
-    at = now()
-    expires = at + ttl
-    conn.execute(
-        s.credentials.insert().values(
-            id=cred_id,
-            kind="job",
-            secret_hash=sec.hash_secret(keys.hash_key, secret),
-            repo_id=repo_id,
-            scopes="",
-            permissions=",".join(f"{k}={v}" for k, v in sorted(permissions.items())),
-            run_id=run_id,
-            created_at=at,
-            expires_at=expires,
-        )
-    )
+    _, secret = sec.new_secret("job")
+    expires = now() + ttl
+    cred_id = store(
+        conn, keys, "job", secret,
+        repo_id=repo_id, run_id=run_id, expires_at=expires,
+        permissions=",".join(f"{k}={v}" for k, v in sorted(permissions.items())),
+    )  # fmt: skip
     return cred_id, secret, expires
 
 
 def create_runner(conn: Connection, keys: sec.Keys, name: str) -> tuple[str, str]:
-    cred_id, secret = sec.new_secret("runner")
-    conn.execute(
-        s.credentials.insert().values(
-            id=cred_id,
-            kind="runner",
-            secret_hash=sec.hash_secret(keys.hash_key, secret),
-            name=name,
-            scopes="",
-            permissions="",
-            created_at=now(),
-        )
-    )
-    return cred_id, secret
+    _, secret = sec.new_secret("runner")
+    return store(conn, keys, "runner", secret, name=name), secret
 
 
 def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
