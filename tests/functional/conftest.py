@@ -13,19 +13,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import create_engine, text
 
 from cargohold.services import Services, build
 from cargohold.web.app import create_app
+from support.db import reset_postgres
 from support.registry_app import Registry, settings_for
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,7 +26,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'data' / 'cargohold.db'}"
         return
     url: str = request.getfixturevalue("postgres_url")
-    _reset_postgres(url)
+    reset_postgres(url)
     yield url
 
 

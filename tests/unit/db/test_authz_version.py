@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 
 from cargohold.accounts import credentials, service
 from cargohold.accounts.secrets import derive_keys
 from cargohold.db import tx
 from cargohold.db.engine import make_engine, migrate
 from cargohold.registry import package_settings, packages
+from support.db import reset_postgres
 
 KEYS = derive_keys("test")
 
@@ -29,11 +30,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         url = f"sqlite:///{tmp_path / 'v.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-        plain = create_engine(url)
-        with plain.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        plain.dispose()
+        reset_postgres(url)
     eng = make_engine(url)
     migrate(eng)
     yield eng

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
 
 from cargohold.db.engine import make_engine, migrate
 from cargohold.db.schema import metadata
+from support.db import reset_postgres
 
 
 def _diff(url: str) -> list[object]:
@@ -30,11 +30,7 @@ def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_migrations_match_models(postgres_url: str) -> None:
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset_postgres(postgres_url)
     assert _diff(postgres_url) == []
 
 
