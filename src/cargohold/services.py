@@ -71,15 +71,18 @@ class Services:
         self.engine.dispose()
 
 
+def configured_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name (filesystem under ``blob_root`` by default)."""
+    if settings.storage == "filesystem":
+        return open_store("filesystem", root=settings.blob_root)
+    return open_store(settings.storage)
+
+
 def build(settings: Settings, *, run_migrations: bool = True) -> Services:
     engine = make_engine(settings.db_url, pool_size=settings.db_threads)
     if run_migrations:
         migrate(engine)
-    store = (
-        open_store("filesystem", root=settings.blob_root)
-        if settings.storage == "filesystem"
-        else open_store(settings.storage)
-    )
+    store = configured_store(settings)
     keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
     return Services(
         settings=settings,

@@ -124,6 +124,8 @@ def test_package_words(run: Any, tmp_path: Path) -> None:
     run("package", "actions-access", "remove", "acme/shop", "--repository", "acme/shop")
     run("package", "actions-access", "remove", "acme/shop", "--repository", "acme/shop", ok=False)
     assert json.loads(run("audit", "--json").stdout) == []
+    swept = json.loads(run("uploads", "sweep", "--older-than", "1h", "--json").stdout)
+    assert swept == {"sessions": 0, "orphans": 0}
 
 
 @pytest.mark.parametrize(

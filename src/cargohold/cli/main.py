@@ -95,6 +95,7 @@ def _groups() -> dict[str, click.Group]:
         ("runner", "Runner credentials for CI systems."),
         ("job-token", "Short-lived CI job tokens."),
         ("package", "Package settings: visibility, link, inheritance, access."),
+        ("uploads", "Upload sessions."),
     ]:
         groups[name] = click.Group(name, help=doc)
         cli.add_command(groups[name])
@@ -251,6 +252,7 @@ local_command(
     opt("--user", default=None),
     opt("--repository", default=None),
 )
+local_command(G["uploads"], "sweep", manage.uploads_sweep, opt("--older-than", default=None))
 local_command(
     cli,
     "audit",

@@ -22,10 +22,12 @@ from cargohold.authz.service import state_for
 from cargohold.cli.local import Local
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
-from cargohold.db.tx import aware
+from cargohold.db.tx import aware, now
 from cargohold.errors import InvalidRequestError, NotFoundError
 from cargohold.oci.names import validate_name
 from cargohold.registry import package_settings as ps
+from cargohold.registry.janitor import sweep
+from cargohold.services import configured_store
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,16 @@ def why(local: Local, package: str, user: str | None, repository: str | None) ->
         "role": role.label,
         "sources": [{"kind": x.kind, "role": x.role.label, "why": x.description} for x in sources],
     }
+
+
+def uploads_sweep(local: Local, older_than: str | None) -> dict[str, Any]:
+    """Remove upload sessions and temporary objects abandoned longer than --older-than."""
+    settings = local.settings
+    age = (
+        parse_duration(older_than) if older_than else timedelta(seconds=settings.upload_stale_after)
+    )
+    swept = sweep(local.conn, configured_store(settings), age, now())
+    return {"sessions": swept.sessions, "orphans": swept.orphans}
 
 
 def audit(local: Local, package: str | None, limit: int) -> list[dict[str, Any]]:

@@ -12,9 +12,12 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 
 from aiohttp import web
 
+from cargohold.db.tx import now
+from cargohold.registry.janitor import sweep
 from cargohold.services import Services, build
 from cargohold.settings import Settings
 from cargohold.web.app import create_app
@@ -35,6 +38,7 @@ async def _serve(
     await site.start()
     if announce:
         print(announce, flush=True)
+    sweeper = asyncio.create_task(_sweep_uploads(services))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -42,8 +46,26 @@ async def _serve(
     try:
         await stop.wait()
     finally:
+        sweeper.cancel()
         await runner.cleanup()
         services.close()
+
+
+async def _sweep_uploads(services: Services) -> None:
+    """Remove abandoned uploads now and then (every quarter of the staleness age, 1-10 min)."""
+    older_than = timedelta(seconds=services.settings.upload_stale_after)
+    every = min(600.0, max(60.0, services.settings.upload_stale_after / 4))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            swept = await services.write(
+                lambda conn: sweep(conn, services.store, older_than, now())
+            )
+        except Exception:  # the sweeper must never take the server down
+            log.exception("sweeping abandoned uploads failed")
+            continue
+        if swept.sessions or swept.orphans:
+            log.info("swept %d abandoned uploads, %d orphans", swept.sessions, swept.orphans)
 
 
 def _run_worker(settings: Settings, reuse_port: bool, announce: str | None) -> None:
