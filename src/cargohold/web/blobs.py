@@ -6,9 +6,6 @@ releases the database before the first byte: a slow reader never holds a connect
 
 from __future__ import annotations
 
-import contextlib
-import socket
-
 from aiohttp import web
 
 from cargohold.errors import BlobUnknownError
@@ -54,7 +51,6 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     if path is not None:
         # aiohttp's FileResponse uses sendfile and serves the (already validated) Range itself.
         headers.pop("Content-Range", None)
-        _widen_send_buffer(request)
         return web.FileResponse(path, headers=headers)
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
@@ -67,17 +63,6 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
-
-
-SEND_BUFFER = 4 * 1024 * 1024
-
-
-def _widen_send_buffer(request: web.Request) -> None:
-    """Let each sendfile call move more: fewer wake-ups per GiB on fast links."""
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 async def delete(request: web.Request, ctx: Ctx) -> web.StreamResponse:

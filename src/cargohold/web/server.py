@@ -73,9 +73,6 @@ def _run_worker(settings: Settings, reuse_port: bool, announce: str | None) -> N
         import uvloop
 
         uvloop.install()
-    # The event loop hands DB and hashing work to threads; with CPython's default 5 ms GIL switch
-    # interval the loop thread waits behind them (a convoy). 1 ms keeps request latency low.
-    sys.setswitchinterval(0.001)
     services = build(settings, run_migrations=False)
     asyncio.run(_serve(settings, services, reuse_port, announce))
 
