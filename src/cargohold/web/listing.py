@@ -26,8 +26,7 @@ async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     last = request.query.get("last")
     if n == 0:
         return json_body({"name": ctx.name, "tags": []})
-    limit = n if n is not None else None
-    names = ctx.services.fast(lambda r: manifests.list_tags(r, package_id, limit, last))
+    names = ctx.services.fast(lambda r: manifests.list_tags(r, package_id, n, last))
     headers = {}
     if n is not None and len(names) == n:
         headers["Link"] = next_link(request.path, n, names[-1])
