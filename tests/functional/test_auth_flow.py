@@ -274,3 +274,30 @@ async def test_source_label_links_new_package(secured: Registry) -> None:
         secured.db(lambda conn: package_settings.describe(conn, "acme/api"))["linked_repository"]
         is None
     )
+
+
+async def test_catalog_lists_what_the_caller_may_pull(secured: Registry) -> None:
+    c = secured.client
+    alice = setup_acme(secured)
+    bob = secured.user("bob")
+    root = secured.user("root", site_admin=True)
+    narrow_root = secured.user("root2", site_admin=True, scopes=frozenset({"write:packages"}))
+    no_read_root = secured.user("root3", site_admin=True, scopes=frozenset({"delete:packages"}))
+    for name in ("acme/a", "acme/b", "acme/c"):
+        await push_image(c, name, "v1", headers=alice)
+    secured.db(lambda conn: package_settings.set_visibility(conn, "acme/b", "public"))
+
+    async def listed(headers: dict[str, str], query: str = "") -> list[str]:
+        resp = await c.get(f"/v2/_catalog{query}", headers=headers)
+        assert resp.status == 200
+        return list((await resp.json())["repositories"])
+
+    assert await listed(alice) == ["acme/a", "acme/b", "acme/c"]
+    assert await listed(bob) == ["acme/b"]
+    assert await listed(root) == ["acme/a", "acme/b", "acme/c"]
+    assert await listed(narrow_root) == ["acme/a", "acme/b", "acme/c"]  # write implies read
+    # A site admin's token without read:packages only sees what anyone may read.
+    assert await listed(no_read_root) == ["acme/b"]
+    assert await listed(alice, "?n=1&last=acme/a") == ["acme/b"]
+    secured.db(lambda conn: package_settings.grant(conn, "acme/c", "read", user="bob"))
+    assert await listed(bob) == ["acme/b", "acme/c"]
