@@ -61,13 +61,16 @@ def authorize(
     memo: StateMemo | None = None,
 ) -> Authorized:
     state = state_for(db, name, memo)
-    # decide() is pure over values that are fixed for one authz_version, so its answer is too.
+    # decide() is pure over values that are fixed for one authz_version, so its answer (and
+    # the audit reason drawn from it) is too.
     key = f"{identity.credential.id or '-'} {action.value} {name}"
-    decision: Allowed | Denied | None = memo.get("decision", key) if memo else None
-    if decision is None:
-        decision = decide(identity.principal, identity.credential, action, state, base_url=base_url)
+    known: tuple[Allowed | Denied, str] | None = memo.get("decision", key) if memo else None
+    if known is None:
+        verdict = decide(identity.principal, identity.credential, action, state, base_url=base_url)
+        known = (verdict, _reason(verdict))
         if memo is not None:
-            memo.put("decision", key, decision)
+            memo.put("decision", key, known)
+    decision, reason = known
     audit(
         AuditEntry(
             at=now(),
@@ -77,16 +80,18 @@ def authorize(
             action=action.value,
             result="allowed" if isinstance(decision, Allowed) else "denied",
             gate=None if isinstance(decision, Allowed) else decision.gate,
-            reason=(
-                "; ".join(src.description for src in decision.sources[:3])
-                if isinstance(decision, Allowed)
-                else decision.message
-            ),
+            reason=reason,
         )
     )
     if isinstance(decision, Denied):
         raise denial_error(decision)
     return Authorized(decision, state)
+
+
+def _reason(decision: Allowed | Denied) -> str:
+    if isinstance(decision, Allowed):
+        return "; ".join(src.description for src in decision.sources[:3])
+    return decision.message
 
 
 def denial_error(decision: Denied) -> DeniedError | UnauthorizedError:
