@@ -17,6 +17,7 @@ import click
 
 from cargohold.cli import manage
 from cargohold.cli.local import Local, run_local
+from cargohold.cli.workflow import workflow_group
 from cargohold.errors import CargoholdError, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -260,6 +261,8 @@ local_command(
     opt("--package", default=None),
     opt("--limit", type=int, default=50),
 )
+
+cli.add_command(workflow_group)
 
 
 def main() -> None:
