@@ -308,16 +308,15 @@ def _check_format_limits(pieces: list[str | TemplateExpression], parsed: list[Ex
     if length > MAX_LENGTH:
         raise ExpressionSyntaxError(f"Exceeded max expression length {MAX_LENGTH}", "format(...)")
     for expression in parsed:
+        assert expression.root is not None  # split_template refuses empty expressions
         if _height(expression.root) + 1 > MAX_DEPTH:
             raise ExpressionSyntaxError(
                 f"Exceeded max expression depth {MAX_DEPTH}", expression.text
             )
 
 
-def _height(node: Node | None) -> int:
+def _height(node: Node) -> int:
     # Trees are at most MAX_DEPTH high here (the parser refused deeper ones).
-    if node is None:
-        return 0
     return 1 + max((_height(child) for child in children(node)), default=0)
 
 

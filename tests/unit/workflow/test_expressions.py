@@ -342,6 +342,7 @@ FILTERS = [
     ('fromJSON(\'[{"a":1},{"b":2},{"A":3}]\').*.a', [1, 3]),
     ('fromJSON(\'{"x":{"y":1},"z":[2]}\').*.*', [1, 2]),
     ('fromJSON(\'[{"a":[1,2]},{"a":[3]}]\').*.a[1]', [2]),
+    ("fromJSON('[{\"a\":1}]').*[fromJSON('[]')]", []),
     ("fruits.* == fruits.*", False),
     ("fromJSON('{\"*\": 1}')[* == '*']", None),
     # EXPR#contains: contains(github.event.issue.labels.*.name, 'bug')
@@ -624,7 +625,9 @@ def test_deep_from_json_values_become_strings() -> None:
     for _ in range(98):
         value = value[0]
     assert value == ["1"]
-    nested = evaluate("fromJSON('" + "[" * 99 + "[2, true], true, null, {}]" + "]" * 98 + "')", {})
+    nested = evaluate(
+        "fromJSON('" + "[" * 99 + '[2, true], true, null, {}, "s"]' + "]" * 98 + "')", {}
+    )
     for _ in range(98):
         nested = nested[0]
-    assert nested == ["[\n  2,\n  true\n]", "True", "", "{}"]
+    assert nested == ["[\n  2,\n  true\n]", "True", "", "{}", "s"]

@@ -180,6 +180,7 @@ EVALUATION = [
     ("format('{256}', 1)", "is invalid"),
     ("format('{\u0661}', 1)", "is invalid"),
     ("format('{0:x', 1)", "is invalid"),
+    ("format('{0:}}', 1)", "is invalid"),
     ("format('{0,5}', 1)", "is invalid"),
     ("format('{0:x}', 1)", "The format specifiers 'x' are not valid for objects of type 'Number'"),
     (

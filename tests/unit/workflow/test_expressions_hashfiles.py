@@ -71,6 +71,8 @@ CASES = [
     (["*.TXT"], []),  # case-sensitive on Linux
     (["star\\*"], [b"S"]),
     (["st[a]r*"], [b"S"]),
+    (["st[ar*"], []),  # an unclosed [ is a plain character
+    (["b/[]c].txt"], [b"C"]),  # a leading ] belongs to the class
     (["**"], [b"H", b"A", b"C", b"D", b"X", b"AB", b"AC", b"S"]),  # dot files too
     (["."], [b"H", b"A", b"C", b"D", b"X", b"AB", b"AC", b"S"]),
     (["*"], [b"H", b"A", b"C", b"D", b"X", b"AB", b"AC", b"S"]),
