@@ -21,6 +21,15 @@ from typing import Any
 import click
 
 from cargohold.workflow.events import EVENTS, EventSpec, github_context, make_event, triggered
+from cargohold.workflow.lint import (
+    AccessError,
+    AccessSource,
+    HttpAccess,
+    LintOptions,
+    PackageAccess,
+    lint,
+    render,
+)
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import Workflow, parse
 from cargohold.workflow.refs import Aliases
@@ -313,4 +322,110 @@ def run_cmd(
         else:
             log.line(f"workspaces kept in {work_root}")
     if not result.ok:
+        sys.exit(1)
+
+
+class LocalAccess:
+    """The registry's state read on the data directory (``cargohold why`` and org settings)."""
+
+    def __init__(self, data_dir: str | None, config: str | None) -> None:
+        self.data_dir = data_dir
+        self.config = config
+
+    def access(self, package: str, repository: str) -> PackageAccess:
+        from cargohold.cli import manage
+        from cargohold.cli.local import run_local
+        from cargohold.errors import CargoholdError
+
+        try:
+            data = run_local(
+                self.data_dir,
+                self.config,
+                lambda local: manage.why(local, package, None, repository),
+            )
+        except CargoholdError as exc:
+            raise LookupError(str(exc)) from exc
+        return PackageAccess(
+            package=package,
+            exists=bool(data["exists"]),
+            role=str(data["role"]),
+            sources=[f"{s['kind']}: {s['why']}" for s in data["sources"]],
+        )
+
+    def owner_default(self, owner: str, repository: str) -> str | None:
+        from cargohold.cli import manage
+        from cargohold.cli.local import run_local
+        from cargohold.errors import CargoholdError
+
+        try:
+            data = run_local(
+                self.data_dir,
+                self.config,
+                lambda local: manage.org_settings(local, owner, None, None, None, None),
+            )
+        except (CargoholdError, LookupError, ValueError):
+            return None
+        value = data.get("default_job_permission")
+        return str(value) if value else None
+
+
+@workflow_group.command("lint")
+@click.argument("workflow_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--repository", required=True, help="OWNER/NAME the workflow runs for")
+@click.option("--server", default=None, help="cargohold server URL to ask about packages")
+@click.option(
+    "--token", "api_token", default=None,
+    help="credential for --server (or CARGOHOLD_TOKEN): a PAT of a package admin",
+)  # fmt: skip
+@click.option("--data-dir", default=None, help="ask the data directory about packages")
+@click.option("--config", default=None)
+@click.option(
+    "--event", "event_name", type=click.Choice(EVENTS), default=None,
+    help="the event to predict for (default: the first the workflow runs on)",
+)  # fmt: skip
+@click.option("--tag", default="v0.0.0", help="the tag release/tag expressions resolve to")
+@click.option("--registry-alias", "aliases", multiple=True, help="REGISTRY=HOST:PORT")
+@click.option(
+    "--owner-default", type=click.Choice(["restricted", "permissive"]), default=None,
+    help="the owner's default job permission, when the registry cannot say",
+)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text")
+def lint_cmd(
+    workflow_file: str,
+    repository: str,
+    server: str | None,
+    api_token: str | None,
+    data_dir: str | None,
+    config: str | None,
+    event_name: str | None,
+    tag: str,
+    aliases: tuple[str, ...],
+    owner_default: str | None,
+    fmt: str,
+) -> None:
+    """Predict, without running, which pushes of WORKFLOW_FILE the registry would refuse.
+
+    Exits 1 when a push would fail (findings as file:line:col: message).
+    """
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        raise click.BadParameter("expected OWNER/NAME", param_hint="--repository")
+    access: AccessSource | None = None
+    if server:
+        access = HttpAccess(server, api_token or os.environ.get("CARGOHOLD_TOKEN", ""))
+    elif data_dir:
+        access = LocalAccess(data_dir, config)
+    try:
+        options = LintOptions(
+            repository=repository,
+            access=access,
+            event=event_name,
+            tag=tag,
+            aliases=Aliases.parse(list(aliases)),
+            owner_default=owner_default,
+        )
+        findings = lint(_load(workflow_file), options)
+    except (ValueError, AccessError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(render(findings, fmt))
+    if any(f.severity == "error" for f in findings):
         sys.exit(1)
