@@ -55,6 +55,9 @@ class JobStatus(enum.Enum):
 
     ``success()`` is true for SUCCESS, ``failure()`` for FAILURE, ``cancelled()`` for
     CANCELLED (GitHub's runner compares ``job.status`` the same way); ``always()`` is true.
+    For a step, pass the job's status so far (FAILURE once a step failed without
+    ``continue-on-error``); for a job, FAILURE when a job it needs (directly or not)
+    failed, CANCELLED when the run was cancelled, else SUCCESS.
     """
 
     SUCCESS = "success"

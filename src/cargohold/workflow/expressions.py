@@ -223,8 +223,9 @@ def evaluate_condition(
     if text.strip(_WS) == "":
         return status is JobStatus.SUCCESS
     parsed = _parse_with(text, contexts, workspace, status=True)
-    if not parsed.uses_status_function and status is not JobStatus.SUCCESS:
-        return False
+    if not parsed.uses_status_function:
+        # GitHub rewrites the text and parses it again, so the limits apply to the whole.
+        parsed = _parse_with(f"success() && ({text})", contexts, workspace, status=True)
     return is_truthy(parsed.evaluate(contexts, status=status, workspace=workspace))
 
 

@@ -201,6 +201,21 @@ def test_condition_errors() -> None:
         evaluate_condition("${{ true", CONTEXTS, JobStatus.SUCCESS)
 
 
+def test_condition_limits_count_the_implicit_success() -> None:
+    # GitHub parses "success() && (condition)" again: one level deeper, 15 characters longer
+    assert evaluate_condition("!" * 48 + "true", {}, JobStatus.SUCCESS) is True  # 49 + 1
+    with pytest.raises(ExpressionSyntaxError, match="depth"):
+        evaluate_condition("!" * 49 + "true", {}, JobStatus.SUCCESS)  # 50 + 1
+    # with a status function there is no rewrite: 49 "!" under && is depth 51 again
+    assert evaluate_condition("always() && " + "!" * 48 + "true", {}, JobStatus.FAILURE) is True
+    with pytest.raises(ExpressionSyntaxError, match="depth"):
+        evaluate_condition("always() && " + "!" * 49 + "true", {}, JobStatus.FAILURE)
+    long = "'" + "x" * 20983 + "'"  # 20985 characters: 21000 once wrapped
+    assert evaluate_condition(long, {}, JobStatus.SUCCESS) is True
+    with pytest.raises(ExpressionSyntaxError, match="length"):
+        evaluate_condition(long + " ", {}, JobStatus.SUCCESS)
+
+
 def test_step_condition_with_hash_files(tmp_path: Any) -> None:
     (tmp_path / "f").write_text("x")
     workspace = str(tmp_path)
