@@ -171,20 +171,26 @@ def _literal(segment: str) -> str | None:
     return "".join(out)
 
 
+_STAR = "*"  # the one token that is not a compiled one-character pattern
+_Token = str | re.Pattern[str]
+
+
 @functools.lru_cache(maxsize=1024)
-def _segment_regex(segment: str) -> re.Pattern[str]:
-    out: list[str] = []
+def _segment_tokens(segment: str) -> tuple[_Token, ...]:
+    """A segment glob as ``*`` markers and one-character patterns."""
+    tokens: list[_Token] = []
     i = 0
     while i < len(segment):
         char = segment[i]
         if char == "\\" and i + 1 < len(segment):
-            out.append(re.escape(segment[i + 1]))
+            tokens.append(re.compile(re.escape(segment[i + 1]), re.DOTALL))
             i += 2
         elif char == "*":
-            out.append(".*")
+            if not tokens or tokens[-1] is not _STAR:
+                tokens.append(_STAR)
             i += 1
         elif char == "?":
-            out.append(".")
+            tokens.append(re.compile(".", re.DOTALL))
             i += 1
         elif char == "[" and (close := _class_end(segment, i)) > 0:
             body = segment[i + 1 : close]
@@ -192,21 +198,40 @@ def _segment_regex(segment: str) -> re.Pattern[str]:
             body = body[1:] if negated else body
             escaped = body.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
             escaped = escaped.replace("^", "\\^")
-            out.append(("[^" if negated else "[") + escaped + "]")
+            try:
+                tokens.append(re.compile(("[^" if negated else "[") + escaped + "]", re.DOTALL))
+            except re.error:
+                # An impossible class such as [z-a] matches nothing (minimatch's regex fails).
+                tokens.append(re.compile("(?!)"))
             i = close + 1
         else:
-            out.append(re.escape(char))
+            tokens.append(re.compile(re.escape(char), re.DOTALL))
             i += 1
-    try:
-        compiled = re.compile("".join(out), re.DOTALL)
-    except re.error:
-        # An impossible class such as [z-a] matches nothing (as minimatch's regex fails).
-        compiled = re.compile(r"(?!)")
-    return compiled
+    return tuple(tokens)
 
 
 def _segment_matches(pattern: str, name: str) -> bool:
-    return _segment_regex(pattern).fullmatch(name) is not None
+    """Glob-match one path segment in O(len(pattern) * len(name)).
+
+    A regex with many ``.*`` can backtrack exponentially on a hostile pattern; the classic
+    wildcard walk only ever returns to the last ``*``.
+    """
+    tokens = _segment_tokens(pattern)
+    t = n = 0
+    star_t, star_n = -1, 0
+    while n < len(name):
+        token = tokens[t] if t < len(tokens) else None
+        if token is _STAR:
+            star_t, star_n = t, n
+            t += 1
+        elif isinstance(token, re.Pattern) and token.fullmatch(name[n]):
+            t, n = t + 1, n + 1
+        elif star_t >= 0:
+            star_n += 1
+            t, n = star_t + 1, star_n
+        else:
+            return False
+    return all(token is _STAR for token in tokens[t:])
 
 
 def _class_end(segment: str, start: int) -> int:

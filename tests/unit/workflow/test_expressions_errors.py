@@ -243,3 +243,28 @@ def test_results_past_the_memory_limit_are_refused() -> None:
         evaluate("join(a, s)", {"a": [""] * 7, "s": mib})
     with pytest.raises(ExpressionEvaluationError, match="maximum allowed memory"):
         evaluate("toJSON(a)", {"a": [mib] * 6})
+
+
+HOSTILE = [
+    # no Python attribute or dunder is reachable: properties are dictionary keys only
+    ("github.__class__", None),
+    ("github['__dict__']", None),
+    ("toJSON(github.__init__)", "null"),
+    ("github.ref.__len__", None),
+    ("fromJSON('{\"__proto__\": 1}').__proto__", 1),
+    # format placeholders take an index and nothing else
+    ("join(fromJSON('[\"{0}\"]'))", "{0}"),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), HOSTILE)
+def test_hostile_expressions_see_only_data(expression: str, expected: object) -> None:
+    assert evaluate(expression, CONTEXTS) == expected
+
+
+@pytest.mark.parametrize(
+    "expression", ["format('{0.__class__}', github)", "format('{0[ref]}', github)"]
+)
+def test_format_has_no_attribute_or_item_access(expression: str) -> None:
+    with pytest.raises(ExpressionEvaluationError, match="format string is invalid"):
+        evaluate(expression, CONTEXTS)
