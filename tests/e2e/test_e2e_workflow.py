@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from support.containers import require_tool
-from support.e2e import TLS_OFF, cli, creds, run, secret_of
+from support.e2e import TLS_OFF, cli, creds, http, run, secret_of
 from support.server import ServerProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workflow"
@@ -73,6 +73,20 @@ class World:
         assert not SECRET.search(proc.stdout + proc.stderr), proc.stdout
         return proc
 
+    def lint(self, path: Path, *extra: str, ok: bool) -> subprocess.CompletedProcess[str]:
+        argv = [
+            sys.executable, "-m", "cargohold", "workflow", "lint", str(path),
+            "--repository", "acme/shop", "--tag", "v0.0.10", *extra,
+        ]  # fmt: skip
+        return run(argv, env=self.env, ok=ok, server=self.server)
+
+    def lint_both(self, path: Path, *, ok: bool) -> list[str]:
+        """Lint through the server's API and on the data directory; the same findings."""
+        remote = self.lint(path, "--server", self.server.url, "--token", self.pat, ok=ok)
+        local = self.lint(path, "--data-dir", str(self.server.data_dir), ok=ok)
+        assert remote.stdout == local.stdout
+        return remote.stdout.splitlines()
+
     def inspect(self, ref: str) -> dict[str, object]:
         proc = run(
             ["skopeo", "inspect", TLS_OFF, "--creds", creds(self.pat, "alice"),
@@ -105,6 +119,21 @@ def test_seed_release_workflow_denied_then_granted(
     assert "Login Succeeded" in first.stdout
     pushed_digest(first.stdout, "ghcr.io/acme/shop:v0.0.9")
 
+    # Lint predicts the refusal, at the line of each tag, with the fix.
+    predicted = world.lint_both(FIXTURES / "release.yml", ok=False)
+    assert predicted[0].startswith(
+        f"{FIXTURES / 'release.yml'}:35:13: error: push of "
+        f"ghcr.io/acme/shop:v0.0.10 would be denied: {WRITE_PACKAGE[8:]}"
+    )
+    assert "actions-access add acme/shop --repository acme/shop --role write" in predicted[0]
+    assert predicted[1].startswith(
+        f"{FIXTURES / 'release.yml'}:36:13: error: push of ghcr.io/acme/shop:latest"
+    )
+    # The PAT variant is not predicted to fail (its owner's rights are not known to lint).
+    assert world.lint_both(FIXTURES / "release-pat.yml", ok=True)[-1] == (
+        "no push would be refused"
+    )
+
     # 2. The seed's workflow, unedited: the job token is refused by the role gate.
     denied = world.workflow(FIXTURES / "release.yml", "v0.0.10", ok=False)
     log = denied.stdout
@@ -118,6 +147,11 @@ def test_seed_release_workflow_denied_then_granted(
     # 3. The fix of the post: Manage Actions access, role write. The same run now pushes.
     cli(world.server, "package", "actions-access", "add", "acme/shop",
         "--repository", "acme/shop", "--role", "write")  # fmt: skip
+    allowed = world.lint_both(FIXTURES / "release.yml", ok=True)
+    assert (
+        "notice: push of ghcr.io/acme/shop:v0.0.10 is allowed: acme/shop holds write"
+        in (allowed[0])
+    )
     ok = world.workflow(FIXTURES / "release.yml", "v0.0.10", ok=True)
     assert "pushing manifest for ghcr.io/acme/shop:v0.0.10@sha256:" in ok.stdout
     digest = pushed_digest(ok.stdout, "ghcr.io/acme/shop:v0.0.10")
@@ -140,6 +174,12 @@ def test_contents_write_only_is_refused_by_the_token_gate(world: World, skopeo: 
     world.workflow(
         FIXTURES / "release-pat.yml", "v0.0.9", "--secret", f"CR_PAT={world.pat}", ok=True
     )
+    lint = world.lint_both(FIXTURES / "release-contents-only.yml", ok=False)
+    assert lint[0].startswith(
+        f"{FIXTURES / 'release-contents-only.yml'}:15:5: error: push of "
+        f"ghcr.io/acme/shop:v0.0.10 would be denied: {INSTALLATION_WRITE}"
+    )
+    assert "Fix: add `packages: write` to the permissions of job build-and-push" in lint[0]
     refused = world.workflow(FIXTURES / "release-contents-only.yml", "v0.0.10", ok=False)
     assert "GITHUB_TOKEN Permissions\n  Contents: write\n  Metadata: read\n" in refused.stdout
     assert (
@@ -242,3 +282,28 @@ def test_builtin_builder_output_passes_skopeo_and_umoci(
     assert (bundle / "rootfs" / "hello.txt").read_text() == "hello from the release workflow\n"
     config = json.loads((bundle / "config.json").read_text())
     assert config["process"]["args"] == ["/hello.txt"]
+
+
+def test_access_api_is_for_package_admins_only(world: World) -> None:
+    world.workflow(
+        FIXTURES / "release-pat.yml", "v0.0.9", "--secret", f"CR_PAT={world.pat}", ok=True
+    )
+    url = f"{world.server.url}/api/v3/packages/container/acme/shop/access?repository=acme/shop"
+    assert http("GET", url).status == 401
+    cli(world.server, "user", "create", "mallory")
+    other = secret_of(
+        cli(world.server, "token", "create", "--user", "mallory", "--scopes", "write:packages")
+    )
+    refused = http("GET", url, secret=other)
+    assert refused.status == 403, refused.text
+    answer = http("GET", url, secret=world.pat)
+    assert answer.status == 200, answer.text
+    data = answer.json()
+    assert (data["exists"], data["role"], data["may_create"]) == (True, "none", False)
+    # An unknown repository reads like one without a role: nothing leaks about it.
+    ghost = http(
+        "GET", url.replace("repository=acme/shop", "repository=ghost/repo"), secret=world.pat
+    )
+    assert ghost.status == 200 and ghost.json()["role"] == "none"
+    bad = http("GET", url.replace("repository=acme/shop", "repository=nope"), secret=world.pat)
+    assert bad.status == 400
