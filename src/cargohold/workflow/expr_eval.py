@@ -24,7 +24,7 @@ from typing import Any
 from cargohold.workflow import expr_functions
 from cargohold.workflow.expr_errors import ExpressionEvaluationError
 from cargohold.workflow.expr_hashfiles import HashFilesError, hash_files
-from cargohold.workflow.expr_parser import (
+from cargohold.workflow.expr_tree import (
     Binary,
     Call,
     Index,

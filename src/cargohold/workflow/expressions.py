@@ -22,6 +22,7 @@ Reference: docs.github.com, "Evaluate expressions in workflows and actions" and 
 reference"; the corners follow GitHub's runner (``actions/runner`` ``src/Sdk/Expressions``,
 ``ObjectTemplating/TemplateReader.cs`` for templates, ``WorkflowTemplateConverter.cs`` for
 ``if``). The pieces live in ``expr_values`` (kinds, coercion, comparison, number format),
+``expr_tree``,
 ``expr_parser``, ``expr_eval``, ``expr_functions`` and ``expr_hashfiles``.
 """
 
@@ -38,8 +39,9 @@ from cargohold.workflow.expr_errors import (
 )
 from cargohold.workflow.expr_eval import Evaluator, FilteredArray, JobStatus
 from cargohold.workflow.expr_functions import ARITY, HASHFILES_ARITY, STATUS_ARITY
-from cargohold.workflow.expr_parser import MAX_DEPTH, MAX_LENGTH, Call, Node, children
+from cargohold.workflow.expr_parser import MAX_DEPTH, MAX_LENGTH
 from cargohold.workflow.expr_parser import parse as _parse_tree
+from cargohold.workflow.expr_tree import Call, Node, children
 from cargohold.workflow.expr_values import WHITESPACE, format_number, get_property, is_truthy
 from cargohold.workflow.expr_values import kind_of as _kind_of
 from cargohold.workflow.expr_values import to_string as to_string
