@@ -22,8 +22,7 @@ Reference: docs.github.com, "Evaluate expressions in workflows and actions" and 
 reference"; the corners follow GitHub's runner (``actions/runner`` ``src/Sdk/Expressions``,
 ``ObjectTemplating/TemplateReader.cs`` for templates, ``WorkflowTemplateConverter.cs`` for
 ``if``). The pieces live in ``expr_values`` (kinds, coercion, comparison, number format),
-``expr_tree``,
-``expr_parser``, ``expr_eval``, ``expr_functions`` and ``expr_hashfiles``.
+``expr_tree``, ``expr_parser``, ``expr_eval``, ``expr_functions`` and ``expr_hashfiles``.
 """
 
 from __future__ import annotations
