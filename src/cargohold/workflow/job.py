@@ -117,6 +117,7 @@ class JobRun:
         self.pushed: list[PushedImage] = []
         self.results: list[StepResult] = []
         self.summary_parts: list[str] = []
+        self._legacy_outputs: dict[str, str] = {}
 
     # -- contexts -------------------------------------------------------------------------
 
@@ -374,9 +375,15 @@ class JobRun:
             out.write(script)
         argv = [part.replace("{0}", path) for part in shlex.split(template)]
         for line in script.splitlines():
-            self.log.line(f"\x1b[36;1m{line}\x1b[0m" if False else f"  {line}")
-        proc_env, files = self.file_env(env)
+            self.log.line(f"  {line}")
         self.log.line(f"shell: {template}")
+        return self.run_argv(argv, cwd, env, timeout)
+
+    def run_argv(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None
+    ) -> dict[str, str]:
+        """Run a process with the step's environment and file commands; its outputs."""
+        proc_env, files = self.file_env(env)
         if not cwd.is_dir():
             raise StepFailedError(f"working-directory {cwd} does not exist")
         try:
@@ -416,8 +423,6 @@ class JobRun:
         if code != 0:
             raise StepFailedError(f"Process completed with exit code {code}.")
         return outputs
-
-    _legacy_outputs: dict[str, str] = {}
 
     def _legacy_command(self, name: str, props: dict[str, str], value: str) -> bool:
         """``::set-output``/``::set-env`` (deprecated, still honoured for old workflows)."""

@@ -384,6 +384,7 @@ class _JobLint:
                     f"tags use {', '.join(sorted(set(unknown)))}, known only when the "
                     "workflow runs; those image names are not checked",
                 )
+                continue
             for tag in list_input(value):
                 try:
                     ref = parse_reference(tag)

@@ -87,17 +87,17 @@ def expand_matrix(matrix: Any) -> list[dict[str, Any]]:
         if isinstance(rule, Mapping):
             combos = [c for c in combos if not all(c.get(k) == v for k, v in rule.items())]
     originals = [dict(c) for c in combos]
+    base = len(combos)  # combinations from the product; include's own ones come after
     for entry in matrix.get("include") or []:
         if not isinstance(entry, Mapping):
             raise ValueError("strategy.matrix.include entries must be mappings")
         fitted = False
-        for combo, original in zip(combos, originals, strict=True):
+        for combo, original in zip(combos[:base], originals, strict=True):
             if all(original.get(k, v) == v for k, v in entry.items() if k in original):
                 combo.update(entry)
                 fitted = True
         if not fitted:
             combos.append(dict(entry))
-            originals.append({})
     empty: dict[str, Any] = {}
     return combos or [empty]
 

@@ -173,5 +173,4 @@ def _node(
     step_env = dict(env)
     for name, value in inputs.items():
         step_env[f"INPUT_{name.replace(' ', '_').upper()}"] = value
-    script = f"{node} {directory / main}"
-    return run.run_script("", f"{script} # {{0}}", run.workspace, step_env, None)
+    return run.run_argv([node, str(directory / main)], run.workspace, step_env, None)
