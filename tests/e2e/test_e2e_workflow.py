@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,42 @@ def test_access_api_is_for_package_admins_only(world: World) -> None:
     assert ghost.status == 200 and ghost.json()["role"] == "none"
     bad = http("GET", url.replace("repository=acme/shop", "repository=nope"), secret=world.pat)
     assert bad.status == 400
+
+
+def test_dockerfile_with_run_builds_with_buildah(
+    world: World, skopeo: str, buildah: str, tmp_path: Path
+) -> None:
+    # ldconfig is statically linked: something a FROM scratch image can RUN, offline.
+    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
+    shutil.copy(ldconfig, world.context / "ldconfig")
+    (world.context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY ldconfig /ldconfig\nRUN ["/ldconfig", "--version"]\n'
+        "COPY hello.txt /hello.txt\n"
+    )
+    first = world.workflow(
+        FIXTURES / "release-pat.yml", "v3.0.0", "--secret", f"CR_PAT={world.pat}", ok=True
+    )
+    assert "[buildah] bud --isolation chroot" in first.stdout
+    assert "ldconfig (Debian GLIBC" in first.stdout  # the RUN ran
+    digest = pushed_digest(first.stdout, "ghcr.io/acme/shop:v3.0.0")
+    assert world.inspect("acme/shop:v3.0.0")["Digest"] == digest
+    # The job token meets the same denial through buildah's push.
+    denied = world.workflow(FIXTURES / "release.yml", "v3.0.1", ok=False)
+    assert "ERROR: failed to push ghcr.io/acme/shop:v3.0.1:" in denied.stdout
+    assert WRITE_PACKAGE in denied.stdout
+
+
+def test_local_mode_mints_on_the_data_directory(world: World, skopeo: str) -> None:
+    argv = [
+        sys.executable, "-m", "cargohold", "workflow", "run", str(FIXTURES / "release.yml"),
+        "--event", "release", "--tag", "v0.1.0", "--repository", "acme/shop",
+        "--context", str(world.context), "--data-dir", str(world.server.data_dir),
+        "--registry-alias", f"ghcr.io={world.server.host}",
+    ]  # fmt: skip
+    proc = run(argv, env=world.env, server=world.server)
+    # No package yet: the job creates it (linked to acme/shop, which becomes its admin).
+    digest = pushed_digest(proc.stdout, "ghcr.io/acme/shop:v0.1.0")
+    assert world.inspect("acme/shop:latest")["Digest"] == digest
+    shown = json.loads(cli(world.server, "package", "show", "acme/shop", "--json"))
+    assert "acme/shop" in json.dumps(shown)
+    assert re.search(r"Complete job: job token chj_\w+ revoked", proc.stdout)

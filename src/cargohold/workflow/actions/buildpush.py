@@ -15,7 +15,9 @@ registry's answer unchanged:
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -277,38 +279,46 @@ def _buildah(
     iidfile = run.temp / "iid"
     argv += ["--iidfile", str(iidfile), str(context)]
     n = progress.start("[buildah] " + " ".join(argv[1:4]))
-    _stream(run, progress, n, argv)
-    image_id = iidfile.read_text().strip() if iidfile.exists() else ""
-    digest = ""
-    if push:
-        for ref in refs:
-            host, insecure = run.renv.aliases.target(ref.registry)
-            creds = run.logins.get(ref.registry)
-            digestfile = run.temp / "digest"
-            cmd = [
-                buildah,
-                "push",
-                f"--tls-verify={'false' if insecure else 'true'}",
-                "--digestfile",
-                str(digestfile),
-            ]
-            if creds:
-                cmd += ["--creds", f"{creds.username}:{creds.password}"]
-            cmd += [local, f"docker://{host}/{ref.name}:{ref.reference}"]
-            n = progress.start(f"pushing {ref} with buildah")
-            try:
-                _stream(run, progress, n, cmd)
-            except StepFailedError as exc:
-                message = f"ERROR: failed to push {ref}: {exc}"
-                run.log.line(message)
-                raise StepFailedError(f"buildx failed with: {message}") from exc
-            digest = digestfile.read_text().strip()
-            run.pushed.append(PushedImage(str(ref), digest, f"{host}/{ref.name}:{ref.reference}"))
+    try:
+        _stream(run, progress, n, argv)
+        image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+        digest = ""
+        for ref in refs if push else []:
+            digest = _buildah_push(run, progress, buildah, local, ref)
+    finally:
+        subprocess.run([buildah, "rmi", "--force", local], capture_output=True, check=False)
     return {
         "digest": digest,
         "imageid": image_id,
         "metadata": json.dumps({"containerimage.digest": digest}, indent=2),
     }
+
+
+def _buildah_push(run: JobRun, progress: _Steps, buildah: str, local: str, ref: ImageRef) -> str:
+    host, insecure = run.renv.aliases.target(ref.registry)
+    creds = run.logins.get(ref.registry)
+    digestfile = run.temp / "digest"
+    cmd = [buildah, "push", f"--tls-verify={'false' if insecure else 'true'}"]
+    cmd += ["--digestfile", str(digestfile)]
+    if creds:
+        # An auth file (0600, in the job's temp), not --creds: argv is visible to `ps`.
+        authfile = run.temp / "buildah-auth.json"
+        raw = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+        fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"auths": {host: {"auth": raw}}}, out)
+        cmd += ["--authfile", str(authfile)]
+    cmd += [local, f"docker://{host}/{ref.name}:{ref.reference}"]
+    n = progress.start(f"pushing {ref} with buildah")
+    try:
+        _stream(run, progress, n, cmd)
+    except StepFailedError as exc:
+        message = f"ERROR: failed to push {ref}: {exc}"
+        run.log.line(message)
+        raise StepFailedError(f"buildx failed with: {message}") from exc
+    digest = digestfile.read_text().strip()
+    run.pushed.append(PushedImage(str(ref), digest, f"{host}/{ref.name}:{ref.reference}"))
+    return digest
 
 
 def _stream(run: JobRun, progress: _Steps, n: int, argv: list[str]) -> None:
