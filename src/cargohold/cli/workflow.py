@@ -165,7 +165,10 @@ def workflow_group() -> None:
 
 @workflow_group.command("run")
 @click.argument("workflow_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--event", "event_name", type=click.Choice(EVENTS), default="push")
+@click.option(
+    "--event", "event_name", type=click.Choice(EVENTS), default=None,
+    help="the triggering event (default: the first one the workflow runs on)",
+)  # fmt: skip
 @click.option("--tag", default=None, help="the release's or pushed tag (v0.0.10)")
 @click.option("--ref", default=None, help="the git ref (refs/heads/main)")
 @click.option("--input", "inputs", multiple=True, help="workflow_dispatch input NAME=VALUE")
@@ -210,7 +213,7 @@ def workflow_group() -> None:
 @click.option("--keep-workdir", is_flag=True, help="keep the job workspaces")
 def run_cmd(
     workflow_file: str,
-    event_name: str,
+    event_name: str | None,
     tag: str | None,
     ref: str | None,
     inputs: tuple[str, ...],
@@ -247,6 +250,8 @@ def run_cmd(
     else:
         issuer = LocalTokenIssuer(data_dir, config)
     workflow = _load(workflow_file)
+    if event_name is None:
+        event_name = next((e for e in workflow.triggers if e in EVENTS), "push")
     payload: dict[str, Any] = {}
     if event_payload:
         try:

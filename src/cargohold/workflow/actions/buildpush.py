@@ -316,6 +316,9 @@ def _buildah_push(run: JobRun, progress: _Steps, buildah: str, local: str, ref: 
         message = f"ERROR: failed to push {ref}: {exc}"
         run.log.line(message)
         raise StepFailedError(f"buildx failed with: {message}") from exc
+    finally:
+        # The login may be a PAT: it must not outlive the push (--keep-workdir keeps temp).
+        (run.temp / "buildah-auth.json").unlink(missing_ok=True)
     digest = digestfile.read_text().strip()
     run.pushed.append(PushedImage(str(ref), digest, f"{host}/{ref.name}:{ref.reference}"))
     return digest
