@@ -12,6 +12,7 @@ to ``actions.dispatch``. Every line printed goes through the log's masks.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -106,8 +107,6 @@ class JobRun:
         self.temp = self.root / "temp"
         self.temp.mkdir()
         self.event_path = self.root / "event.json"
-        import json
-
         self.event_path.write_text(json.dumps(env.event.payload, indent=2))
         self.status = "success"
         self.steps_ctx: dict[str, Any] = {}

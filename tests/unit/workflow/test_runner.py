@@ -511,3 +511,22 @@ jobs:
     assert result.ok, log
     assert "sh in sub" in log
     assert "python says a" in log
+
+
+def test_hash_files_sees_the_workspace(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "a.txt").write_text("a\n")
+    text = """
+on: push
+jobs:
+  a:
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "hash=${{ hashFiles('**/*.txt') }} none=[${{ hashFiles('*.nope') }}]"
+"""
+    result, log, _ = run_text(text, tmp_path, context=checkout)
+    assert result.ok, log
+    line = next(x for x in log.splitlines() if x.startswith("hash="))
+    assert len(line.split()[0]) == len("hash=") + 64
+    assert line.endswith("none=[]")

@@ -170,6 +170,9 @@ def _node(
     main = runs.get("main")
     if not isinstance(main, str):
         raise StepFailedError(f"uses: {label}: runs.main is missing")
+    for phase in ("pre", "post"):
+        if runs.get(phase):
+            run.log.line(f"({label}: its {phase} script is not run by this runner)")
     step_env = dict(env)
     for name, value in inputs.items():
         step_env[f"INPUT_{name.replace(' ', '_').upper()}"] = value
