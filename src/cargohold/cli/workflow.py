@@ -20,16 +20,9 @@ from typing import Any
 
 import click
 
+from cargohold.workflow.access import AccessError, AccessSource, HttpAccess, PackageAccess
 from cargohold.workflow.events import EVENTS, EventSpec, github_context, make_event, triggered
-from cargohold.workflow.lint import (
-    AccessError,
-    AccessSource,
-    HttpAccess,
-    LintOptions,
-    PackageAccess,
-    lint,
-    render,
-)
+from cargohold.workflow.lint import LintOptions, lint, render
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import Workflow, parse
 from cargohold.workflow.refs import Aliases

@@ -23,12 +23,10 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import platform as host_platform
 import posixpath
 import re
-import tarfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +35,20 @@ from typing import Any
 from cargohold.workflow.dockerfile import (
     DockerfileError,
     Instruction,
-    ignore_matcher,
     key_values,
     parse_dockerfile,
     split_words,
     substitute,
+)
+from cargohold.workflow.layers import (
+    BuildContext,
+    BuildError,
+    NeedsExecutionError,
+    archive_layer,
+    file_mode,
+    is_tar,
+    layer_tar,
+    owner_ids,
 )
 from cargohold.workflow.ociclient import manifest_json
 
@@ -50,14 +57,6 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-class BuildError(Exception):
-    """The built-in builder cannot build this Dockerfile; the message says why."""
-
-
-class NeedsExecutionError(BuildError):
-    """The Dockerfile runs commands (``RUN``): it needs a builder that executes (buildah)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +196,7 @@ def build(request: BuildRequest) -> BuildResult:
             f"{request.dockerfile}: the built-in builder builds one stage (exactly one FROM); "
             "install buildah for multi-stage builds"
         )
-    files = _Context(request.context, request.dockerfile)
+    files = BuildContext(request.context)
     platforms = list(request.platforms) or [Platform.host()]
     images = [_Stage(request, files, p).run(instructions) for p in platforms]
     index = None
@@ -218,52 +217,8 @@ def build(request: BuildRequest) -> BuildResult:
     return BuildResult(images, index)
 
 
-class _Context:
-    """The build context: files not excluded by ``.dockerignore``, as POSIX relative paths."""
-
-    def __init__(self, root: Path, dockerfile: Path) -> None:
-        self.root = root.resolve()
-        ignore = self.root / ".dockerignore"
-        excluded = ignore_matcher(ignore.read_text() if ignore.is_file() else "")
-        self.paths: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            for name in sorted(
-                filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
-            ):
-                rel = (Path(dirpath) / name).relative_to(self.root).as_posix()
-                if not excluded(rel):
-                    self.paths.append(rel)
-        self.paths.sort()
-        self.excluded = excluded
-
-    def match(self, pattern: str) -> list[str]:
-        """Files (and directories) named by a COPY source, relative to the context."""
-        clean = posixpath.normpath(pattern.lstrip("/")) if pattern.strip("/") else "."
-        if clean.startswith(".."):
-            raise BuildError(f"COPY source {pattern!r} is outside the build context")
-        if clean == ".":
-            return ["."]
-        if any(ch in clean for ch in "*?["):
-            regex = re.compile(
-                "^" + re.escape(clean).replace(r"\*", "[^/]*").replace(r"\?", "[^/]") + "$"
-            )
-            candidates = sorted(set(self.paths) | {d for p in self.paths for d in _parents(p)})
-            return [c for c in candidates if c and regex.match(c)]
-        path = self.root / clean
-        if path.is_dir() or clean in self.paths:
-            return [clean]
-        return []
-
-    def files_under(self, rel: str) -> list[str]:
-        if rel == ".":
-            return list(self.paths)
-        prefix = rel.rstrip("/") + "/"
-        return [p for p in self.paths if p.startswith(prefix)]
-
-
 class _Stage:
-    def __init__(self, request: BuildRequest, files: _Context, plat: Platform) -> None:
+    def __init__(self, request: BuildRequest, files: BuildContext, plat: Platform) -> None:
         self.req = request
         self.files = files
         self.platform = plat
@@ -443,8 +398,8 @@ class _Stage:
         *sources, dest = words
         if any(re.match(r"^[a-z]+://", s) for s in sources):
             raise BuildError(f"{ins.keyword} from a URL is not supported by the built-in builder")
-        uid, gid = _owner(ins.flags.get("chown"))
-        chmod = _mode(ins.flags.get("chmod"))
+        uid, gid = owner_ids(ins.flags.get("chown"))
+        chmod = file_mode(ins.flags.get("chmod"))
         workdir = self.c.get("WorkingDir") or "/"
         dest_abs = posixpath.normpath(posixpath.join(workdir, dest))
         entries: dict[str, tuple[Path | None, str | None]] = {}  # image path -> (file, link)
@@ -466,13 +421,11 @@ class _Stage:
                     entries[posixpath.join(dest_abs, sub)] = (self.files.root / inner, None)
                 continue
             target = posixpath.join(dest_abs, posixpath.basename(rel)) if into_dir else dest_abs
-            if ins.keyword == "ADD" and _is_tar(path):
-                self.add_layer(
-                    ins, _tar_entries_from_archive(path, target if into_dir else dest_abs)
-                )
+            if ins.keyword == "ADD" and is_tar(path):
+                self.add_layer(ins, archive_layer(path, target if into_dir else dest_abs))
                 return
             entries[target] = (path, None)
-        data = _layer_tar(entries, uid, gid, chmod, self.req.epoch)
+        data = layer_tar(entries, uid, gid, chmod, self.req.epoch)
         self.add_layer(ins, data)
 
     def add_layer(self, ins: Instruction, tar_bytes: bytes) -> None:
@@ -512,94 +465,6 @@ class _Stage:
         return BuiltImage(
             self.platform, Blob.of(manifest_json(manifest), MANIFEST), config_blob, self.layers
         )
-
-
-def _owner(text: str | None) -> tuple[int, int]:
-    if not text:
-        return 0, 0
-    user, _, group = text.partition(":")
-    group = group or user
-    if not (user.isdigit() and group.isdigit()):
-        raise BuildError(
-            f"--chown={text}: the built-in builder takes numeric UID:GID (it has no /etc/passwd)"
-        )
-    return int(user), int(group)
-
-
-def _mode(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text, 8)
-    except ValueError as exc:
-        raise BuildError(f"--chmod={text}: expected an octal mode such as 755") from exc
-
-
-def _is_tar(path: Path) -> bool:
-    try:
-        return path.is_file() and tarfile.is_tarfile(path)
-    except OSError:
-        return False
-
-
-def _parents(path: str) -> Iterable[str]:
-    parts = path.strip("/").split("/")[:-1]
-    for i in range(len(parts)):
-        yield "/".join(parts[: i + 1])
-
-
-def _layer_tar(
-    entries: Mapping[str, tuple[Path | None, str | None]],
-    uid: int,
-    gid: int,
-    chmod: int | None,
-    epoch: int,
-) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        dirs = sorted({p for dest in entries for p in _parents(dest)})
-        names = sorted(set(dirs) | {d.strip("/") for d in entries})
-        for name in names:
-            info = tarfile.TarInfo(name)
-            info.mtime = epoch
-            info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
-            if name in dirs and "/" + name not in entries:
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tar.addfile(info)
-                continue
-            src, _ = entries["/" + name]
-            assert src is not None
-            if src.is_symlink():
-                info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(src)
-                info.mode = 0o777
-                tar.addfile(info)
-                continue
-            data = src.read_bytes()
-            info.size = len(data)
-            info.mode = chmod if chmod is not None else (src.stat().st_mode & 0o7777)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _tar_entries_from_archive(path: Path, dest: str) -> bytes:
-    """ADD of a local tar: its members under ``dest``, re-packed (ownership and times kept)."""
-    out = io.BytesIO()
-    with (
-        tarfile.open(path) as src,
-        tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar,
-    ):
-        for member in sorted(src.getmembers(), key=lambda m: m.name):
-            name = posixpath.normpath(posixpath.join(dest, member.name)).lstrip("/")
-            if name.startswith(".."):
-                raise BuildError(f"ADD {path.name}: member {member.name!r} escapes the destination")
-            clone = tarfile.TarInfo(name)
-            for attr in ("size", "mode", "uid", "gid", "mtime", "type", "linkname"):
-                setattr(clone, attr, getattr(member, attr))
-            fileobj = src.extractfile(member) if member.isfile() else None
-            tar.addfile(clone, fileobj)
-    return out.getvalue()
 
 
 def image_json(result: BuildResult) -> str:

@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from cargohold.workflow.builder import (
-    BuildError,
     BuildRequest,
     BuildResult,
-    NeedsExecutionError,
     Platform,
     build,
 )
 from cargohold.workflow.dockerfile import ignore_matcher, parse_dockerfile, substitute
+from cargohold.workflow.layers import BuildError, NeedsExecutionError
 
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cargohold.workflow.lint import Finding, LintOptions, PackageAccess, lint, render
+from cargohold.workflow.access import PackageAccess
+from cargohold.workflow.lint import Finding, LintOptions, lint, render
 from cargohold.workflow.model import parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "workflow"

@@ -28,16 +28,15 @@ from typing import TYPE_CHECKING
 from cargohold.workflow.builder import (
     BaseImage,
     Blob,
-    BuildError,
     BuildRequest,
     BuildResult,
-    NeedsExecutionError,
     Platform,
     build,
     image_json,
     needs_execution,
 )
 from cargohold.workflow.job import PushedImage, StepFailedError, truthy_text
+from cargohold.workflow.layers import BuildError, NeedsExecutionError
 from cargohold.workflow.ociclient import RegistryClient, RegistryError
 from cargohold.workflow.refs import ImageRef, ReferenceError, parse_reference
 
