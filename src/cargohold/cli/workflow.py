@@ -272,7 +272,7 @@ def run_cmd(
         alias_map = Aliases.parse(list(aliases))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    log = Log()
+    log = Log(terminal=sys.stdout.isatty())
     why_not = triggered(workflow, event)
     if why_not:
         log.line(f"Nothing to run: {why_not}.")

@@ -41,7 +41,7 @@ class Log:
     masks: set[str] = field(default_factory=set)
     annotations: list[Annotation] = field(default_factory=list)
     debug: bool = False
-    depth: int = 0
+    terminal: bool = False  # render groups and annotations for a person, not a log file
 
     def mask(self, value: str) -> None:
         """Mask ``value`` (and each of its lines) in every later line."""
@@ -59,7 +59,11 @@ class Log:
 
     def line(self, text: str = "") -> None:
         for part in text.split("\n") if text else [""]:
-            self.out.write(self.redact(part) + "\n")
+            shown: str | None = self.redact(part)
+            if self.terminal and shown is not None:
+                shown = _for_terminal(shown)
+            if shown is not None:
+                self.out.write(shown + "\n")
         self.out.flush()
 
     def group(self, title: str) -> None:
@@ -103,6 +107,29 @@ class Log:
                 self.line(f"##[debug]{value}")
         elif not on_command(name, props, value):
             self.line(text)
+
+
+_STYLES = {
+    "##[group]": "\x1b[1m\u25b6 ",
+    "##[error]": "\x1b[31mError: ",
+    "##[warning]": "\x1b[33mWarning: ",
+    "##[notice]": "\x1b[36mNotice: ",
+    "##[debug]": "\x1b[2m",
+}
+
+
+def _for_terminal(line: str) -> str | None:
+    """A log line as a terminal shows it: groups bold with a marker, annotations coloured."""
+    if line == "##[endgroup]":
+        return None
+    for marker, style in _STYLES.items():
+        if line.startswith(marker):
+            return f"{style}{line[len(marker) :]}\x1b[0m"
+    if line.startswith("#") and " " in line and line[1 : line.index(" ")].isdigit():
+        # buildx progress: dim the step number, as buildx does on a TTY
+        number, _, rest = line.partition(" ")
+        return f"\x1b[34m{number}\x1b[0m {rest}"
+    return line
 
 
 def _unescape(value: str) -> str:

@@ -108,3 +108,19 @@ def test_file_commands() -> None:
 def test_bad_file_commands(text: str) -> None:
     with pytest.raises(ValueError, match="GITHUB_OUTPUT"):
         parse_file_command(text, "GITHUB_OUTPUT")
+
+
+def test_terminal_rendering_keeps_masking() -> None:
+    out = io.StringIO()
+    log = Log(out=out, terminal=True)
+    log.mask(TOKEN)
+    log.group(f"Run echo {TOKEN}")
+    log.line("#4 pushing layer abc")
+    log.endgroup()
+    log.error("it failed")
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "\x1b[1m\u25b6 Run echo ***\x1b[0m",
+        "\x1b[34m#4\x1b[0m pushing layer abc",
+        "\x1b[31mError: it failed\x1b[0m",
+    ]
