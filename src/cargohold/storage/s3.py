@@ -45,7 +45,6 @@ import dataclasses
 import hashlib
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -74,6 +73,7 @@ from cargohold.storage._checks import (
     parse_digest,
     range_error,
 )
+from cargohold.storage._s3_io import MultipartComposer, ObjectChunks, describe
 from cargohold.storage._s3_state import Lease, Segment, UploadRecord, segment_name
 from cargohold.storage.protocol import CHUNK_SIZE, BlobInfo, UploadState
 
@@ -136,8 +136,6 @@ class S3BlobStore:
         self.part_size = part_size
         self.redirect = redirect
         self._lease_ttl = lease_ttl
-        self._access_key_id = access_key_id
-        self._secret_access_key = secret_access_key
         options: dict[str, Any] = {
             "region": region,
             "access_key_id": access_key_id,
@@ -156,8 +154,14 @@ class S3BlobStore:
             retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=30)},
             **options,
         )
-        self._boto_lock = threading.Lock()
-        self._boto_client: Any = None
+        self._composer = MultipartComposer(
+            bucket=bucket,
+            endpoint=self.endpoint,
+            region=region,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            path_style=path_style,
+        )
 
     def __repr__(self) -> str:
         where = f"endpoint={self.endpoint!r}, bucket={self.bucket!r}, prefix={self.prefix!r}"
@@ -172,7 +176,7 @@ class S3BlobStore:
         except _NOT_FOUND:
             return None
         except Exception as exc:
-            raise StorageError(f"stat {digest}: {_describe(exc)}") from exc
+            raise StorageError(f"stat {digest}: {describe(exc)}") from exc
         return BlobInfo(digest, int(meta["size"]))
 
     def local_path(self, digest: str) -> str | None:
@@ -186,7 +190,7 @@ class S3BlobStore:
             raise BlobUnknownError(detail={"digest": digest})
         end = check_range(info.size, offset, length)
         if end == offset:
-            return _ObjectChunks(iter(()))
+            return ObjectChunks(iter(()))
         try:
             result = obstore.get(
                 self._obs, self._blob_key(digest), options={"range": (offset, end)}
@@ -194,8 +198,8 @@ class S3BlobStore:
         except _NOT_FOUND:
             raise BlobUnknownError(detail={"digest": digest}) from None
         except Exception as exc:
-            raise StorageError(f"read {digest}: {_describe(exc)}") from exc
-        return _ObjectChunks(iter(result.stream(min_chunk_size=CHUNK_SIZE // 4)))
+            raise StorageError(f"read {digest}: {describe(exc)}") from exc
+        return ObjectChunks(iter(result.stream(min_chunk_size=CHUNK_SIZE // 4)))
 
     def redirect_url(self, digest: str, *, expires_in: int = 300) -> str | None:
         key = self._blob_key(digest)
@@ -204,7 +208,7 @@ class S3BlobStore:
         try:
             return obstore.sign(self._obs, "GET", key, timedelta(seconds=expires_in))
         except Exception as exc:
-            raise StorageError(f"sign {digest}: {_describe(exc)}") from exc
+            raise StorageError(f"sign {digest}: {describe(exc)}") from exc
 
     def delete(self, digest: str) -> bool:
         if self.stat(digest) is None:
@@ -225,7 +229,7 @@ class S3BlobStore:
                 self._obs, self._state_key(upload_id), UploadRecord().encode(), mode="create"
             )
         except Exception as exc:
-            raise StorageError(f"begin upload: {_describe(exc)}") from exc
+            raise StorageError(f"begin upload: {describe(exc)}") from exc
         return upload_id
 
     def upload_size(self, upload_id: str) -> int:
@@ -363,7 +367,7 @@ class S3BlobStore:
         try:
             batches = list(obstore.list(self._obs, base, chunk_size=1000))
         except Exception as exc:
-            raise StorageError(f"list uploads: {_describe(exc)}") from exc
+            raise StorageError(f"list uploads: {describe(exc)}") from exc
         for batch in batches:
             for meta in batch:
                 match = _STATE_KEY.fullmatch(meta["path"][len(self.prefix) :])
@@ -388,7 +392,7 @@ class S3BlobStore:
         except _NOT_FOUND:
             raise BlobUploadUnknownError(detail={"upload_id": upload_id}) from None
         except Exception as exc:
-            raise StorageError(f"read upload {upload_id}: {_describe(exc)}") from exc
+            raise StorageError(f"read upload {upload_id}: {describe(exc)}") from exc
         if not etag:
             raise StorageError(f"read upload {upload_id}: the store returned no ETag")
         return UploadRecord.decode(raw, upload_id), etag
@@ -407,7 +411,7 @@ class S3BlobStore:
         except _NOT_FOUND:
             raise BlobUploadUnknownError(detail={"upload_id": upload_id}) from None
         except Exception as exc:
-            raise StorageError(f"update upload {upload_id}: {_describe(exc)}") from exc
+            raise StorageError(f"update upload {upload_id}: {describe(exc)}") from exc
         if not result["e_tag"]:
             raise StorageError(f"update upload {upload_id}: the store returned no ETag")
         return result["e_tag"]
@@ -463,11 +467,11 @@ class S3BlobStore:
             record = None
         if record is not None and record.compose is not None:
             digest, mpu = record.compose
-            self._abort_compose(self._blob_key(digest), mpu)
+            self._composer.abort(self._blob_key(digest), mpu)
         try:
             keys = [m["path"] for batch in obstore.list(self._obs, base) for m in batch]
         except Exception as exc:
-            raise StorageError(f"list upload {upload_id}: {_describe(exc)}") from exc
+            raise StorageError(f"list upload {upload_id}: {describe(exc)}") from exc
         self._delete_keys([k for k in keys if k != state_key])
         if state_key in keys or record is not None:
             self._delete_keys([state_key])
@@ -480,7 +484,7 @@ class S3BlobStore:
         try:
             result = obstore.put(self._obs, key, data, use_multipart=False)
         except Exception as exc:
-            raise StorageError(f"write upload {upload_id}: {_describe(exc)}") from exc
+            raise StorageError(f"write upload {upload_id}: {describe(exc)}") from exc
         return Segment(name, start, len(data), result["e_tag"] or "")
 
     def _read_segment(self, upload_id: str, segment: Segment, length: int | None = None) -> bytes:
@@ -493,7 +497,7 @@ class S3BlobStore:
         except _NOT_FOUND:
             raise BlobUploadUnknownError(detail={"upload_id": upload_id}) from None
         except Exception as exc:
-            raise StorageError(f"read upload {upload_id}: {_describe(exc)}") from exc
+            raise StorageError(f"read upload {upload_id}: {describe(exc)}") from exc
         if len(data) != (segment.size if length is None else length):
             raise StorageError(f"upload {upload_id}: segment {segment.name} has the wrong size")
         return data
@@ -508,7 +512,7 @@ class S3BlobStore:
             except _NOT_FOUND:
                 raise BlobUploadInvalidError("upload changed while it was hashed") from None
             except Exception as exc:
-                raise StorageError(f"read upload {upload_id}: {_describe(exc)}") from exc
+                raise StorageError(f"read upload {upload_id}: {describe(exc)}") from exc
         return f"{algorithm}:{hasher.hexdigest()}"
 
     def _delete_keys(self, keys: list[str]) -> None:
@@ -519,7 +523,7 @@ class S3BlobStore:
         except _NOT_FOUND:
             pass
         except Exception as exc:
-            raise StorageError(f"delete: {_describe(exc)}") from exc
+            raise StorageError(f"delete: {describe(exc)}") from exc
 
     def _delete_quietly(self, keys: list[str]) -> None:
         # On failure, left for cancel and the stale-upload sweep, which list the upload's prefix.
@@ -529,77 +533,32 @@ class S3BlobStore:
     # -- commit: one multipart upload at the blob key ---------------------------------------
 
     def _compose(self, held: _Held, digest: str) -> None:
-        """Make the held upload's segments the object ``dest``, appearing whole or not at all."""
+        """Make the held upload's segments the blob ``digest``, appearing whole or not at all."""
         dest = self._blob_key(digest)
         segments = held.record.segments
-        if not segments:
-            try:
-                obstore.put(self._obs, dest, b"")
-            except Exception as exc:
-                raise StorageError(f"commit {held.upload_id}: {_describe(exc)}") from exc
-            return
-        if len(segments) == 1:
-            try:
-                obstore.copy(self._obs, self._segment_key(held.upload_id, segments[0]), dest)
-            except Exception as exc:
-                raise StorageError(f"commit {held.upload_id}: {_describe(exc)}") from exc
-            return
         if len(segments) > MAX_PARTS:
             raise StorageError(f"commit {held.upload_id}: more than {MAX_PARTS} segments")
-        client = self._boto()
+        if len(segments) > 1:
+
+            def started(mpu: str) -> None:
+                # Recorded before any part is copied: after a crash, ``cancel`` aborts it.
+                record = dataclasses.replace(held.record, compose=(digest, mpu))
+                try:
+                    held.etag = self._save(held.upload_id, record, held.etag)
+                except _LostRaceError:
+                    raise StorageError(f"upload {held.upload_id}: lease lost") from None
+                held.record = record
+
+            keys = [self._segment_key(held.upload_id, s) for s in segments]
+            self._composer.compose(dest, keys, started)
+            return
         try:
-            mpu = client.create_multipart_upload(Bucket=self.bucket, Key=dest)["UploadId"]
+            if segments:
+                obstore.copy(self._obs, self._segment_key(held.upload_id, segments[0]), dest)
+            else:
+                obstore.put(self._obs, dest, b"")
         except Exception as exc:
-            raise StorageError(f"commit {held.upload_id}: {_describe(exc)}") from exc
-        # Recorded before any part is copied, so that a crash leaves it to ``cancel`` to abort.
-        record = dataclasses.replace(held.record, compose=(digest, mpu))
-        try:
-            held.etag = self._save(held.upload_id, record, held.etag)
-            held.record = record
-            parts = []
-            for number, segment in enumerate(segments, start=1):
-                source = {"Bucket": self.bucket, "Key": self._segment_key(held.upload_id, segment)}
-                copied = client.upload_part_copy(
-                    Bucket=self.bucket, Key=dest, UploadId=mpu, PartNumber=number, CopySource=source
-                )
-                parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
-            client.complete_multipart_upload(
-                Bucket=self.bucket, Key=dest, UploadId=mpu, MultipartUpload={"Parts": parts}
-            )
-        except BaseException as exc:
-            self._abort_compose(dest, mpu)
-            if isinstance(exc, (CargoholdError, StorageError, _LostRaceError)):
-                raise
-            if isinstance(exc, Exception):
-                raise StorageError(f"commit {held.upload_id}: {_describe(exc)}") from exc
-            raise
-
-    def _abort_compose(self, dest: str, mpu: str) -> None:
-        # Best effort (it may have completed); bucket lifecycle rules clean what remains.
-        with contextlib.suppress(Exception):
-            self._boto().abort_multipart_upload(Bucket=self.bucket, Key=dest, UploadId=mpu)
-
-    def _boto(self) -> Any:
-        """A boto3 S3 client, made on first use (boto3 is slow to import and rarely needed)."""
-        with self._boto_lock:
-            if self._boto_client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._boto_client = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=self.endpoint or None,
-                    region_name=self.region,
-                    aws_access_key_id=self._access_key_id,
-                    aws_secret_access_key=self._secret_access_key,
-                    config=Config(
-                        s3={"addressing_style": "path" if self.path_style else "virtual"},
-                        retries={"max_attempts": 3, "mode": "standard"},
-                        request_checksum_calculation="when_required",
-                        response_checksum_validation="when_required",
-                    ),
-                )
-            return self._boto_client
+            raise StorageError(f"commit {held.upload_id}: {describe(exc)}") from exc
 
 
 @dataclasses.dataclass
@@ -625,46 +584,3 @@ def _busy_writing(size: int) -> CargoholdError:
 def _busy_other(size: int) -> CargoholdError:
     del size
     return BlobUploadInvalidError("upload is being written")
-
-
-def _describe(exc: BaseException) -> str:
-    """A vendor error as one short line (vendor messages hold URLs, never credentials)."""
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-
-
-class _ObjectChunks:
-    """Iterator over an object's byte stream, re-cut into chunks of exactly ``CHUNK_SIZE``
-    (the last may be shorter)."""
-
-    def __init__(self, stream: Iterator[Any]) -> None:
-        self._stream = stream
-        self._buffer = bytearray()
-        self._done = False
-
-    def __iter__(self) -> _ObjectChunks:
-        return self
-
-    def __next__(self) -> bytes:
-        while not self._done and len(self._buffer) < CHUNK_SIZE:
-            try:
-                piece = next(self._stream)
-            except StopIteration:
-                self._done = True
-                break
-            except Exception as exc:
-                self.close()
-                raise StorageError(f"read blob: {_describe(exc)}") from exc
-            self._buffer += piece
-        if not self._buffer:
-            self.close()
-            raise StopIteration
-        n = min(CHUNK_SIZE, len(self._buffer))
-        chunk = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return chunk
-
-    def close(self) -> None:
-        """Drop the stream (closing its connection). Idempotent."""
-        self._done = True
-        self._buffer = bytearray()
-        self._stream = iter(())
