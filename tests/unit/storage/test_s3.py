@@ -4,6 +4,7 @@ settings and credentials. Runs against the SeaweedFS of ``scripts/test.sh`` (sig
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
@@ -108,6 +109,34 @@ def test_a_dead_writers_lease_blocks_until_it_expires() -> None:
     store._save(upload_id, UploadRecord(record.segments, Lease("dead", time.time() - 1)), etag)
     assert store.write(upload_id, 0, [b"abc"]) == 3
     assert store.commit(upload_id, sha256(b"abc")).size == 3
+
+
+def test_a_commit_that_died_mid_compose_shows_no_blob_and_cancel_aborts_it() -> None:
+    store = make(part_size=MIN_PART)
+    data = pattern(11 * MiB, seed=9)
+    digest = sha256(data)
+    upload_id = store.begin_upload()
+    store.write(upload_id, 0, [data])
+    record, etag = store._load(upload_id)
+    assert len(record.segments) == 3
+    # What a commit does before it dies: open the multipart upload at the blob key, record it,
+    # copy a first part. No CompleteMultipartUpload.
+    client = store._composer._boto()
+    dest = store._blob_key(digest)
+    mpu = client.create_multipart_upload(Bucket=store.bucket, Key=dest)["UploadId"]
+    store._save(upload_id, dataclasses.replace(record, compose=(digest, mpu)), etag)
+    first = f"{store.prefix}uploads/{upload_id}/{record.segments[0].name}"
+    client.upload_part_copy(
+        Bucket=store.bucket, Key=dest, UploadId=mpu, PartNumber=1,
+        CopySource={"Bucket": store.bucket, "Key": first},
+    )  # fmt: skip
+    assert store.stat(digest) is None
+    assert blob_keys(store) == []
+    assert upload_id in dict(store.iter_uploads())
+    store.cancel(upload_id)
+    listed = client.list_multipart_uploads(Bucket=store.bucket, Prefix=dest).get("Uploads", [])
+    assert mpu not in [u["UploadId"] for u in listed]
+    assert list(store.iter_uploads()) == []
 
 
 def test_cancel_removes_every_object_of_the_upload() -> None:
