@@ -49,7 +49,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import obstore
 from obstore.exceptions import NotFoundError, PreconditionError
@@ -76,6 +76,9 @@ from cargohold.storage._checks import (
 from cargohold.storage._s3_io import MultipartComposer, ObjectChunks, describe
 from cargohold.storage._s3_state import Lease, Segment, UploadRecord, segment_name
 from cargohold.storage.protocol import CHUNK_SIZE, BlobInfo, UploadState
+
+if TYPE_CHECKING:
+    from obstore.store import S3Credential
 
 MIN_PART = 5 * 1024 * 1024
 """S3's smallest part of a multipart upload (all but the last)."""
@@ -138,12 +141,12 @@ class S3BlobStore:
         self._lease_ttl = lease_ttl
         options: dict[str, Any] = {
             "region": region,
-            "access_key_id": access_key_id,
-            "secret_access_key": secret_access_key,
             "virtual_hosted_style_request": not path_style,
         }
         if self.endpoint:
             options["endpoint"] = self.endpoint
+        # A credential provider rather than plain keys: obstore would otherwise add whatever
+        # AWS_SESSION_TOKEN the process environment holds to our keys.
         self._obs = S3Store(
             bucket,
             client_options={
@@ -152,6 +155,7 @@ class S3BlobStore:
                 "timeout": timedelta(seconds=120),
             },
             retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=30)},
+            credential_provider=_StaticCredentials(access_key_id, secret_access_key),
             **options,
         )
         self._composer = MultipartComposer(
@@ -559,6 +563,24 @@ class S3BlobStore:
                 obstore.put(self._obs, dest, b"")
         except Exception as exc:
             raise StorageError(f"commit {held.upload_id}: {describe(exc)}") from exc
+
+
+class _StaticCredentials:
+    """obstore's credential callback: our keys, no session token, never expiring."""
+
+    def __init__(self, access_key_id: str, secret_access_key: str) -> None:
+        self._credential: S3Credential = {
+            "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key,
+            "token": None,
+            "expires_at": None,
+        }
+
+    def __repr__(self) -> str:
+        return "_StaticCredentials(...)"
+
+    def __call__(self) -> S3Credential:
+        return self._credential
 
 
 @dataclasses.dataclass

@@ -190,6 +190,15 @@ def test_wrong_secret_is_a_storage_error_that_does_not_leak_it() -> None:
     assert "not-the-secret-at-all" not in repr(store)
 
 
+def test_a_stray_aws_session_token_in_the_environment_is_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # obstore reads AWS_* variables; only our settings may decide how we sign.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "stray-token")
+    store = make()
+    assert store.stat(push(store, b"signed with our keys only")) is not None
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [
