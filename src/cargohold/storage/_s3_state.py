@@ -11,6 +11,8 @@ an object key, and must match a strict grammar; sizes must add up.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
@@ -60,6 +62,9 @@ class UploadRecord:
     segments: tuple[Segment, ...] = ()
     lease: Lease | None = None
     compose: tuple[str, str] | None = None
+    # Saved SHA-256 state over every byte of the upload (``_sha256_state``), or None when it
+    # is unknown (after a truncate, or without libcrypto): then the bytes are re-read.
+    sha256: bytes | None = None
     rev: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
@@ -78,6 +83,7 @@ class UploadRecord:
             "segments": [[s.name, s.start, s.size, s.etag] for s in self.segments],
             "lease": None if self.lease is None else [self.lease.token, self.lease.until],
             "compose": None if self.compose is None else list(self.compose),
+            "sha256": None if self.sha256 is None else base64.b64encode(self.sha256).decode(),
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -114,6 +120,9 @@ class UploadRecord:
                 if not isinstance(digest, str) or not isinstance(mpu, str):
                     raise ValueError("bad compose")
                 compose = (digest, mpu)
-            return cls(tuple(segments), lease, compose, str(body["rev"]))
-        except (ValueError, KeyError, TypeError) as exc:
+            sha256 = None
+            if body.get("sha256") is not None:
+                sha256 = base64.b64decode(body["sha256"], validate=True)
+            return cls(tuple(segments), lease, compose, sha256, str(body["rev"]))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise StorageError(f"upload {upload_id}: corrupt state object: {exc}") from exc

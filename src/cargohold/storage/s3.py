@@ -3,7 +3,7 @@
 Layout under ``<prefix>`` in the bucket::
 
     blobs/<alg>/<ab>/<ab12...ef>      complete, verified data; written only by a commit
-    uploads/<upload_id>/state         JSON state (``_s3_state``): segments, lease, compose id
+    uploads/<upload_id>/state         JSON (``_s3_state``): segments, lease, SHA-256 state, ...
     uploads/<upload_id>/<start>-<rnd> segments: immutable objects holding the upload's bytes
 
 An upload is a list of *segments*, each an ordinary object, rather than the parts of an open S3
@@ -22,6 +22,10 @@ S3 wants every part but the last to be at least 5 MiB, and clients send chunks o
 so a ``write`` that starts after a short last segment folds it into its first new segment
 (read back, once, at most 5 MiB): every segment but the last is at least ``MIN_PART`` bytes.
 A ``write`` holds at most ``part_size`` plus one chunk in memory, however long the upload.
+
+The state also carries the running SHA-256 of the upload (``_sha256_state``: OpenSSL's
+context, resumable anywhere), so a process that continues or commits another's upload gets its
+digest without reading the bytes back; without it (after a truncate) the segments are re-read.
 
 Every change of an upload is a compare-and-swap of its state object (``If-Match``), and a
 change that takes more than one request (write, truncate, commit) first takes a *lease* in the
@@ -66,6 +70,7 @@ from cargohold.errors import (
     SizeInvalidError,
     StorageError,
 )
+from cargohold.storage import _sha256_state as sha256_state
 from cargohold.storage._checks import (
     check_algorithm,
     check_range,
@@ -75,6 +80,7 @@ from cargohold.storage._checks import (
 )
 from cargohold.storage._s3_io import MultipartComposer, ObjectChunks, describe
 from cargohold.storage._s3_state import Lease, Segment, UploadRecord, segment_name
+from cargohold.storage._sha256_state import ResumableSha256
 from cargohold.storage.protocol import CHUNK_SIZE, BlobInfo, UploadState
 
 if TYPE_CHECKING:
@@ -228,10 +234,9 @@ class S3BlobStore:
 
     def begin_upload(self) -> str:
         upload_id = uuid.uuid4().hex
+        fresh = UploadRecord(sha256=ResumableSha256().save() if sha256_state.available() else None)
         try:
-            obstore.put(
-                self._obs, self._state_key(upload_id), UploadRecord().encode(), mode="create"
-            )
+            obstore.put(self._obs, self._state_key(upload_id), fresh.encode(), mode="create")
         except Exception as exc:
             raise StorageError(f"begin upload: {describe(exc)}") from exc
         return upload_id
@@ -249,6 +254,7 @@ class S3BlobStore:
         if offset != record.size:
             raise range_error(record.size, offset)
         held = self._acquire(upload_id, record, etag, _busy_writing)
+        hasher = _resume_sha256(record)
         kept = list(record.segments)
         added: list[Segment] = []
         replaced: Segment | None = None
@@ -267,6 +273,8 @@ class S3BlobStore:
                     break
                 if not chunk:
                     continue
+                if hasher is not None:
+                    hasher.update(chunk)
                 if not buffer and not added and kept and kept[-1].size < MIN_PART:
                     # Fold the short last segment into this write's first (see module doc).
                     replaced = kept.pop()
@@ -280,7 +288,8 @@ class S3BlobStore:
                 held = self._renew_if_due(held)
             if buffer:
                 added.append(self._put_segment(upload_id, position, buffer))
-            self._release(held, segments=(*kept, *added))
+            sha256 = None if hasher is None else hasher.save()
+            self._release(held, segments=(*kept, *added), sha256=sha256)
         except BaseException:
             self._delete_quietly([self._segment_key(upload_id, s) for s in added])
             self._release_quietly(held)
@@ -307,7 +316,9 @@ class S3BlobStore:
             if cut is not None:
                 head = self._read_segment(upload_id, cut, size - cut.start)
                 added.append(self._put_segment(upload_id, cut.start, head))
-            self._release(held, segments=(*kept, *added))
+            # The hash state of a shorter upload is unknown (SHA-256 cannot be rewound).
+            fresh = ResumableSha256().save() if size == 0 and sha256_state.available() else None
+            self._release(held, segments=(*kept, *added), sha256=fresh)
         except BaseException:
             self._delete_quietly([self._segment_key(upload_id, s) for s in added])
             self._release_quietly(held)
@@ -320,7 +331,7 @@ class S3BlobStore:
         record, _ = self._load(upload_id)
         if record.leased():
             raise _busy_other(record.size)
-        return self._hash_segments(upload_id, record.segments, algorithm)
+        return self._digest_of(upload_id, record, algorithm)
 
     def commit(
         self,
@@ -344,7 +355,7 @@ class S3BlobStore:
                 raise SizeInvalidError(detail={"expected": size, "received": received})
             actual = hashed
             if actual is None:
-                actual = self._hash_segments(upload_id, record.segments, algorithm)
+                actual = self._digest_of(upload_id, record, algorithm)
             if actual != expected:
                 raise DigestInvalidError(detail={"expected": expected, "actual": actual})
         except (SizeInvalidError, DigestInvalidError):
@@ -506,6 +517,15 @@ class S3BlobStore:
             raise StorageError(f"upload {upload_id}: segment {segment.name} has the wrong size")
         return data
 
+    def _digest_of(self, upload_id: str, record: UploadRecord, algorithm: str) -> str:
+        """The upload's digest: from the stored SHA-256 state when there is one, else by
+        reading every segment back."""
+        if algorithm == "sha256":
+            hasher = _resume_sha256(record)
+            if hasher is not None:
+                return f"sha256:{hasher.hexdigest()}"
+        return self._hash_segments(upload_id, record.segments, algorithm)
+
     def _hash_segments(self, upload_id: str, segments: Sequence[Segment], algorithm: str) -> str:
         hasher = hashlib.new(algorithm)
         for segment in segments:
@@ -563,6 +583,16 @@ class S3BlobStore:
                 obstore.put(self._obs, dest, b"")
         except Exception as exc:
             raise StorageError(f"commit {held.upload_id}: {describe(exc)}") from exc
+
+
+def _resume_sha256(record: UploadRecord) -> ResumableSha256 | None:
+    """The upload's running SHA-256, or None if unknown or not a state of this upload."""
+    if record.sha256 is None:
+        return None
+    try:
+        return ResumableSha256(record.sha256, record.size)
+    except ValueError:
+        return None  # forged or foreign: the bytes get re-read instead
 
 
 class _StaticCredentials:

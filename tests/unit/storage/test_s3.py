@@ -5,6 +5,7 @@ settings and credentials. Runs against the SeaweedFS of ``scripts/test.sh`` (sig
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 import urllib.error
@@ -19,11 +20,13 @@ from storage_helpers import push, read_all, sha256
 from cargohold.errors import (
     BlobUploadInvalidError,
     ConfigError,
+    DigestInvalidError,
     RangeInvalidError,
     StorageError,
 )
 from cargohold.services import configured_store
 from cargohold.settings import load_settings
+from cargohold.storage import _sha256_state as sha256_state
 from cargohold.storage import open_store
 from cargohold.storage._s3_state import Lease, UploadRecord
 from cargohold.storage.s3 import MIN_PART, S3BlobStore
@@ -79,6 +82,45 @@ def test_another_process_continues_the_upload() -> None:
     assert one.digest_upload(upload_id, "sha256") == sha256(data)
     assert two.commit(upload_id, sha256(data)).size == len(data)
     assert read_all(one, sha256(data)) == data
+
+
+@pytest.mark.skipif(not sha256_state.available(), reason="needs libcrypto")
+def test_the_hash_state_lives_in_the_store_not_in_a_process() -> None:
+    one = make()
+    two = S3BlobStore(**{**s3_options(), "prefix": one.prefix})
+    data = pattern(3 * MiB, seed=11)
+    upload_id = one.begin_upload()
+    one.write(upload_id, 0, [data[:1000]])
+    two.write(upload_id, 1000, [data[1000:]])
+    # Remove the bytes behind the stores' backs: a digest that still comes out right was
+    # resumed from the stored state, not re-read.
+    record = record_of(one, upload_id)
+    obstore.delete(one._obs, [f"{one.prefix}uploads/{upload_id}/{s.name}" for s in record.segments])
+    assert two.digest_upload(upload_id, "sha256") == sha256(data)
+
+
+@pytest.mark.skipif(not sha256_state.available(), reason="needs libcrypto")
+def test_a_forged_hash_state_is_ignored_and_the_bytes_re_read() -> None:
+    store = make()
+    data = b"the real content"
+    upload_id = store.begin_upload()
+    store.write(upload_id, 0, [data])
+    record, etag = store._load(upload_id)
+    assert record.sha256 is not None
+    forged = bytearray(record.sha256)
+    forged[104:108] = (1000).to_bytes(4, "little")  # a block offset past OpenSSL's buffer
+    store._save(upload_id, dataclasses.replace(record, sha256=bytes(forged)), etag)
+    assert store.digest_upload(upload_id, "sha256") == sha256(data)
+    other = hashlib.sha256(b"other content!!!")  # same length, other bytes: a valid state
+    record, etag = store._load(upload_id)
+    lying = sha256_state.ResumableSha256()
+    lying.update(b"other content!!!")
+    store._save(upload_id, dataclasses.replace(record, sha256=lying.save()), etag)
+    # A well-formed state for other bytes is trusted like the caller's ``hashed`` would be:
+    # the store is the trust boundary. It can only make a commit fail, never pass.
+    assert store.digest_upload(upload_id, "sha256") == "sha256:" + other.hexdigest()
+    with pytest.raises(DigestInvalidError):
+        store.commit(upload_id, sha256(data))
 
 
 def test_truncate_inside_a_folded_segment() -> None:
