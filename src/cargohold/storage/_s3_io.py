@@ -1,4 +1,5 @@
-"""Helpers of the S3 backend: the multipart composer (boto3) and the read-chunk re-cutter.
+"""Helpers of the S3 backend: the multipart composer (boto3), the read-chunk re-cutter and
+obstore's credential callback.
 
 ``MultipartComposer`` is the only user of boto3 in cargohold: obstore 0.12 cannot create a
 multipart upload whose id outlives one call, nor copy a part from another object
@@ -11,10 +12,13 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cargohold.errors import CargoholdError, StorageError
 from cargohold.storage.protocol import CHUNK_SIZE
+
+if TYPE_CHECKING:
+    from obstore.store import S3Credential
 
 _COPY_THREADS = 4
 """Parts copied at once: the copies run inside the store, the threads only wait for them."""
@@ -24,6 +28,24 @@ def describe(exc: BaseException) -> str:
     """A vendor error as one short line (vendor messages hold URLs, never credentials)."""
     text = str(exc)
     return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+
+class StaticCredentials:
+    """obstore's credential callback: our keys, no session token, never expiring."""
+
+    def __init__(self, access_key_id: str, secret_access_key: str) -> None:
+        self._credential: S3Credential = {
+            "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key,
+            "token": None,
+            "expires_at": None,
+        }
+
+    def __repr__(self) -> str:
+        return "StaticCredentials(...)"
+
+    def __call__(self) -> S3Credential:
+        return self._credential
 
 
 class MultipartComposer:

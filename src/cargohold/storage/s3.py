@@ -53,7 +53,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import obstore
 from obstore.exceptions import NotFoundError, PreconditionError
@@ -78,13 +78,15 @@ from cargohold.storage._checks import (
     parse_digest,
     range_error,
 )
-from cargohold.storage._s3_io import MultipartComposer, ObjectChunks, describe
+from cargohold.storage._s3_io import (
+    MultipartComposer,
+    ObjectChunks,
+    StaticCredentials,
+    describe,
+)
 from cargohold.storage._s3_state import Lease, Segment, UploadRecord, segment_name
 from cargohold.storage._sha256_state import ResumableSha256
 from cargohold.storage.protocol import CHUNK_SIZE, BlobInfo, UploadState
-
-if TYPE_CHECKING:
-    from obstore.store import S3Credential
 
 MIN_PART = 5 * 1024 * 1024
 """S3's smallest part of a multipart upload (all but the last)."""
@@ -161,7 +163,7 @@ class S3BlobStore:
                 "timeout": timedelta(seconds=120),
             },
             retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=30)},
-            credential_provider=_StaticCredentials(access_key_id, secret_access_key),
+            credential_provider=StaticCredentials(access_key_id, secret_access_key),
             **options,
         )
         self._composer = MultipartComposer(
@@ -593,24 +595,6 @@ def _resume_sha256(record: UploadRecord) -> ResumableSha256 | None:
         return ResumableSha256(record.sha256, record.size)
     except ValueError:
         return None  # forged or foreign: the bytes get re-read instead
-
-
-class _StaticCredentials:
-    """obstore's credential callback: our keys, no session token, never expiring."""
-
-    def __init__(self, access_key_id: str, secret_access_key: str) -> None:
-        self._credential: S3Credential = {
-            "access_key_id": access_key_id,
-            "secret_access_key": secret_access_key,
-            "token": None,
-            "expires_at": None,
-        }
-
-    def __repr__(self) -> str:
-        return "_StaticCredentials(...)"
-
-    def __call__(self) -> S3Credential:
-        return self._credential
 
 
 @dataclasses.dataclass
