@@ -171,6 +171,9 @@ ROWS = [
     Row("acme/missing", "olivia", role="admin", kinds=("owner",)),
     Row("acme/missing", "sam", role="admin", kinds=("site_admin",)),
     Row("acme/missing", "mark"),
+    # No such namespace: nobody owns it; only a site admin holds a role.
+    Row("nobody/thing", "sam", role="admin", kinds=("site_admin",)),
+    Row("nobody/thing", "olivia"),
     Row("alice/tool", "alice", role="admin", kinds=("owner", "publisher")),
     # Publishers.
     Row("acme/private", "pete", role="admin", kinds=("publisher",)),
