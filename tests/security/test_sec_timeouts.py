@@ -23,8 +23,9 @@ from support.server import ServerProcess
 BOUND = 30.0  # seconds; the server's own timeouts are 1 s
 
 
-def _start(tmp_path: Path, header_timeout: int) -> ServerProcess:
+def _start(tmp_path: Path, header_timeout: int, event_loop: str = "asyncio") -> ServerProcess:
     env = {
+        "CARGOHOLD_EVENT_LOOP": event_loop,
         "CARGOHOLD_AUTH_ENABLED": "false",
         "CARGOHOLD_HEADER_TIMEOUT": str(header_timeout),
         "CARGOHOLD_BODY_TIMEOUT": "1",
@@ -33,9 +34,9 @@ def _start(tmp_path: Path, header_timeout: int) -> ServerProcess:
     return ServerProcess().start(tmp_path / "data", env=env)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with _start(tmp_path, header_timeout=1) as running:
+@pytest.fixture(params=["asyncio", "uvloop"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    with _start(tmp_path, header_timeout=1, event_loop=request.param) as running:
         yield running
 
 
