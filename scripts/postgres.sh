@@ -4,6 +4,7 @@
 #   scripts/postgres.sh start   # idempotent; prints the SQLAlchemy URL
 #   scripts/postgres.sh url     # prints the URL
 #   scripts/postgres.sh status  # exit 0 when running
+#   scripts/postgres.sh installed  # exit 0 when the PostgreSQL 15 binaries are there
 #   scripts/postgres.sh stop    # stops it and removes its directory
 #
 # The cluster lives in $TEST_PG_DIR (default /tmp/cargohold-pg), listens on
@@ -77,8 +78,9 @@ case ${1:-} in
   stop) stop ;;
   url) echo "$URL" ;;
   status) running ;;
+  installed) [[ -x $PGBIN/initdb && -x $PGBIN/pg_ctl ]] ;;
   *)
-    echo "usage: $0 start|stop|url|status" >&2
+    echo "usage: $0 start|stop|url|status|installed" >&2
     exit 2
     ;;
 esac

@@ -52,6 +52,16 @@ class Settings:
     max_manifest_bytes: int = 4 * 1024 * 1024
     upload_stale_after: int = 86400
     db_threads: int = 8
+    # Slow clients (security finding 9). A connection must send a complete header block within
+    # header_timeout seconds of opening (or of its previous response); aiohttp's keep-alive
+    # timeout is the same clock, so an idle keep-alive connection also closes after it. A
+    # request body that stalls for body_timeout seconds (no byte arrives while the server waits
+    # for one) closes the connection. Each worker process accepts at most
+    # max_connections_per_client connections from one client address at once; more are closed
+    # at once (one host running 32 parallel pulls stays well below the default).
+    header_timeout: int = 30
+    body_timeout: int = 60
+    max_connections_per_client: int = 256
     log_level: str = "info"
     # storage = "s3": an S3-compatible bucket. Credentials come from CARGOHOLD_S3_ACCESS_KEY_ID /
     # CARGOHOLD_S3_SECRET_ACCESS_KEY or from s3_credentials_file (TOML with access_key_id and
@@ -175,6 +185,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'job_token_ttl': must be > 0 and <= job_token_max_ttl <= 86400")
     if s.event_loop not in ("asyncio", "uvloop"):
         raise ConfigError(f"setting 'event_loop': asyncio or uvloop, not {s.event_loop!r}")
+    for name in ("header_timeout", "body_timeout", "max_connections_per_client"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r}: must be at least 1")
     if s.storage not in ("filesystem", "memory", "s3"):
         raise ConfigError(f"setting 'storage': unknown backend {s.storage!r}")
     if s.storage == "s3":

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from support.e2e import admin_token
 from support.server import ServerProcess, run_cli
 
 
@@ -59,7 +60,7 @@ def test_grant_through_cli_applies_to_every_process(
     data = tmp_path / "shared"
     first = start_server(data_dir=data)
     second = start_server(data_dir=data)
-    admin = next(word for word in first.stdout_path.read_text().split() if word.startswith("chp_"))
+    admin = admin_token(first)
     for args in (["user", "create", "bob"], ["org", "create", "acme", "--owner", "admin"]):
         assert run_cli(*args, data_dir=data).returncode == 0
     bob = run_cli(

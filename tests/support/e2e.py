@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import subprocess
 import time
 import urllib.error
@@ -90,17 +89,15 @@ def secret_of(output: str) -> str:
     return lines[0].strip()
 
 
-_ADMIN_TOKEN = re.compile(r"^\s+(chp_\S+)\s*$", re.MULTILINE)
-
-
 def admin_token(server: ServerProcess, timeout: float = 5.0) -> str:
-    """The site-admin token ``cargohold serve`` printed on its first start."""
+    """The site-admin token ``cargohold serve`` wrote to ``<data dir>/admin-token`` on its first
+    start (it prints the file's path, never the token, when stdout is not a terminal)."""
+    path = server.data_dir / "admin-token"
 
     def find() -> str | None:
-        match = _ADMIN_TOKEN.search(server.stdout_path.read_text(errors="replace"))
-        return match.group(1) if match else None
+        return path.read_text().strip() if path.is_file() else None
 
-    return wait_for(find, timeout=timeout, what="the first-start admin token in the stdout")
+    return wait_for(find, timeout=timeout, what=f"the first-start admin token in {path}")
 
 
 def wait_for(fn: Callable[[], T | None], *, timeout: float, what: str, step: float = 0.1) -> T:

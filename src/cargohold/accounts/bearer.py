@@ -16,6 +16,9 @@ import jwt
 from cargohold.oci.scopes import Scope, format_scope, parse_scopes
 
 ISSUER = "cargohold"
+# Every claim ``issue`` writes and ``verify`` relies on. A token signed with our key but
+# missing one (a key leaked to a test rig, a future issuer bug) is refused, never a 500.
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,21 @@ class Verifier:
 
 
 def verify(signing_key: bytes, service: str, token: str) -> Bearer | None:
-    """The bearer's contents, or None when the token is forged, expired or for another service."""
+    """The bearer's contents, or None when the token is forged, expired, for another service,
+    or lacks a claim of ``REQUIRED_CLAIMS`` (or has one of the wrong type)."""
     try:
         claims = jwt.decode(
-            token, signing_key, algorithms=["HS256"], audience=service, issuer=ISSUER, leeway=5
+            token,
+            signing_key,
+            algorithms=["HS256"],
+            audience=service,
+            issuer=ISSUER,
+            leeway=5,
+            options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.PyJWTError:
         return None
-    sub = claims.get("sub") or None
-    return Bearer(sub, parse_scopes([str(claims.get("scope", ""))]), int(claims["exp"]))
+    sub, scope = claims["sub"], claims.get("scope", "")
+    if not isinstance(sub, str) or not isinstance(scope, str):
+        return None
+    return Bearer(sub or None, parse_scopes([scope]), int(claims["exp"]))

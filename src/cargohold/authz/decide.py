@@ -306,13 +306,18 @@ def _role_denial(request: _Request, held: Role, needed: Role) -> Denied:
         reason = "installation_read"  # GHCR's text for a job whose repository cannot read
     if (
         action is Action.PUSH
-        and not package.exists
+        and held < Role.READ
         and principal.kind is PrincipalKind.USER
         and package.owner.is_org
         and package.owner.id in principal.org_roles
+        and not may_create(principal, package)
     ):
-        # A member of the owning organization refused only by its "Package creation" policy.
-        # Members may see that policy, so naming it leaks nothing they could not read.
+        # A member of the owning organization whom its "Package creation" policy refuses, and
+        # who cannot read the package. Members may see that policy, so naming it is fine; but
+        # the answer must not depend on whether the package exists (security finding 6: it
+        # once said create_package for a missing package and write_package for an existing
+        # private one). So an existing package it cannot read gets the same create_package
+        # denial, byte for byte, and its text holds in both worlds.
         text = denials.create_denied(principal, credential, package, base_url)
         return request.deny("role", "create_package", held, needed, text)
     predecessor = _predecessor(principal, package)

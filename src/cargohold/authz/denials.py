@@ -6,8 +6,9 @@ needed, and how to fix it. ``decide`` chooses *which* denial; this module only w
 every function here is a pure function of its arguments.
 
 Existence must not leak: nothing written here may depend on whether the package exists, unless
-the principal could create or read it (``decide`` only calls ``create_denied`` for members of the
-owning organization, who may see its package-creation policy).
+the principal could create or read it. ``create_denied`` names the package-creation policy, which
+members of the owning organization may see; ``decide`` gives it to such a member who can neither
+create nor read the package whether or not the package exists.
 """
 
 from __future__ import annotations
@@ -239,7 +240,9 @@ def role_denied(
 def create_denied(
     principal: Principal, credential: Credential, package: PackageState, base_url: str
 ) -> Text:
-    """An organization member refused only by the organization's "Package creation" policy."""
+    """An organization member whom the "Package creation" policy refuses and who cannot read
+    the package. The same text whether or not the package exists (existence must not leak), so
+    the fix covers both: change the policy, or grant the package once it exists."""
     owner = package.owner
     allowed = sorted(v.value for v in owner.member_create_visibilities)
     policy = (
@@ -254,7 +257,8 @@ def create_denied(
         f" it: {policy}, and new packages there are {owner.default_visibility.value}; it needs"
         f" write. An owner of {owner.login} can allow members to create"
         f" {owner.default_visibility.value} packages (Organization settings > Packages >"
-        f" Package creation, {url}), or push {package.name} and then grant it: `{command}`."
+        f" Package creation, {url}), or an admin of {package.name} can grant it (once it"
+        f" exists): `{command}`."
     )
     extra = {"member_create_visibilities": allowed}
     return Text(_join(GHCR_TEXT["create_package"], sentence), (command, url), extra)

@@ -7,6 +7,8 @@ Alembic migrations only (``migrate``); a test checks they agree with ``schema.me
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(url[len("sqlite:///") :]))
         engine = create_engine(
             url,
             poolclass=QueuePool,
@@ -49,6 +51,15 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file 0600 if missing: SQLite gives its -wal and -shm files the mode of
+    the database file, and the default (0644 under the usual umask) lets every local user read
+    every credential hash and grant (security finding 11)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
 def alembic_config(url: str) -> Config:

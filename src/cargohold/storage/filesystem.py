@@ -55,7 +55,9 @@ from cargohold.storage._checks import (
 from cargohold.storage.protocol import CHUNK_SIZE, DIGEST_HEX_LENGTHS, BlobInfo, UploadState
 
 _UPLOAD_NAME = re.compile(r"[0-9a-f]{32}")
-_BLOB_MODE = 0o444
+# Read-only, and for the server's user only: blobs of private packages are not for other
+# local users (security finding 11).
+_BLOB_MODE = 0o400
 
 
 class FilesystemBlobStore:

@@ -21,6 +21,7 @@ from cargohold.registry.janitor import sweep
 from cargohold.services import Services, build
 from cargohold.settings import Settings
 from cargohold.web.app import create_app
+from cargohold.web.connections import Guard, Limits, watch_bodies
 
 log = logging.getLogger("cargohold")
 READ_BUFSIZE = 4 * 1024 * 1024
@@ -30,23 +31,40 @@ async def _serve(
     settings: Settings, services: Services, reuse_port: bool, announce: str | None
 ) -> None:
     app = create_app(services)
-    # A large read buffer: fewer, bigger socket reads while streaming uploads.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFSIZE)
+    limits = Limits(settings.body_timeout, settings.max_connections_per_client)
+    app.middlewares.insert(0, watch_bodies(limits))
+    # A large read buffer: fewer, bigger socket reads while streaming uploads. The keep-alive
+    # timer is also the header timeout (cargohold.web.connections).
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        read_bufsize=READ_BUFSIZE,
+        keepalive_timeout=float(settings.header_timeout),
+    )
     await runner.setup()
     host, port = settings.host_port
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=1024)
-    await site.start()
+    loop = asyncio.get_running_loop()
+    make_protocol = runner.server
+    assert make_protocol is not None
+    listener = await loop.create_server(
+        lambda: Guard(limits, make_protocol()),
+        host,
+        port,
+        reuse_port=reuse_port or None,
+        backlog=1024,
+    )
     if announce:
         print(announce, flush=True)
     sweeper = asyncio.create_task(_sweep_uploads(services))
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
         sweeper.cancel()
+        listener.close()
         await runner.cleanup()
         services.close()
 

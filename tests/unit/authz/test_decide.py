@@ -523,7 +523,7 @@ def test_create_denial_names_the_policy() -> None:
         " create only public packages, and new packages there are private; it needs write."
         " An owner of acme can allow members to create private packages (Organization settings"
         " > Packages > Package creation, http://localhost:5000/orgs/acme/settings/packages),"
-        " or push acme/new and then grant it:"
+        " or an admin of acme/new can grant it (once it exists):"
         " `cargohold package access add acme/new --user mark --role write`."
     )
     assert decision.detail["member_create_visibilities"] == ["public"]

@@ -62,7 +62,7 @@ def test_upload_layout_and_blobs_are_read_only(fs: FilesystemBlobStore, root: Pa
     assert not (root / "uploads" / upload_id).exists()
     local = fs.local_path(sha256(DATA))
     assert local is not None
-    assert stat.S_IMODE(os.stat(local).st_mode) == 0o444
+    assert stat.S_IMODE(os.stat(local).st_mode) == 0o400
 
 
 def test_stored_once_on_disk(fs: FilesystemBlobStore, root: Path) -> None:
