@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from cargohold.accounts import secrets as sec
+from cargohold.accounts import service
 from cargohold.authz.memo import StateMemo
 from cargohold.authz.model import (
     Credential,
     CredentialKind,
+    Identity,
     Principal,
     PrincipalKind,
     RepoRef,
@@ -27,30 +29,12 @@ from cargohold.authz.model import (
 )
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader, timestamp
-from cargohold.db.tx import now
+from cargohold.db.tx import insert_ignore, now
 from cargohold.errors import InvalidRequestError, NotFoundError, UnauthorizedError
 
 PAT_SCOPES = ("read:packages", "write:packages", "delete:packages")
 JOB_PERMISSIONS = ("packages", "contents", "metadata")
 UNAUTHENTICATED = "unauthenticated: User cannot be authenticated with the token provided."
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    principal: Principal
-    credential: Credential
-
-    @property
-    def actor(self) -> str:
-        p = self.principal
-        if p.kind is PrincipalKind.USER:
-            return f"user {p.login}"
-        if p.kind is PrincipalKind.REPOSITORY and p.repo is not None:
-            return f"repository {p.repo.full_name}"
-        return "anonymous"
-
-
-ANONYMOUS = Identity(Principal(PrincipalKind.ANONYMOUS), Credential(CredentialKind.NONE))
 
 
 def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedError:
@@ -283,20 +267,47 @@ def create_job_token(
     permissions: dict[str, str],
     ttl: timedelta,
     run_id: str | None = None,
+    minted_by: str | None = None,
 ) -> tuple[str, str, datetime]:
     _, secret = sec.new_secret("job")
     expires = now() + ttl
     cred_id = store(
         conn, keys, "job", secret,
-        repo_id=repo_id, run_id=run_id, expires_at=expires,
+        repo_id=repo_id, run_id=run_id, expires_at=expires, minted_by=minted_by,
         permissions=",".join(f"{k}={v}" for k, v in sorted(permissions.items())),
     )  # fmt: skip
     return cred_id, secret, expires
 
 
-def create_runner(conn: Connection, keys: sec.Keys, name: str) -> tuple[str, str]:
+def create_runner(
+    conn: Connection, keys: sec.Keys, name: str, serves: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """A runner credential serving ``serves`` (owners ``acme`` or repositories ``acme/shop``).
+
+    Returns (public id, secret). A runner mints job tokens only for what it serves.
+    """
     _, secret = sec.new_secret("runner")
-    return store(conn, keys, "runner", secret, name=name), secret
+    cred_id = store(conn, keys, "runner", secret, name=name)
+    for target in serves:
+        add_runner_scope(conn, cred_id, target)
+    return cred_id, secret
+
+
+def add_runner_scope(conn: Connection, runner_id: str, target: str) -> None:
+    """Let the runner serve ``target``: an owner (all its repositories) or one repository."""
+    found = conn.execute(
+        select(s.credentials.c.id).where(
+            s.credentials.c.id == runner_id, s.credentials.c.kind == "runner"
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no runner {runner_id}")
+    if "/" in target:
+        repo = service.repo_id(conn, target)
+        owner = service.require_account(conn, target.partition("/")[0])
+    else:
+        repo, owner = None, service.require_account(conn, target)
+    insert_ignore(conn, s.runner_scopes, runner_id=runner_id, owner_id=owner, repo_id=repo)
 
 
 def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
@@ -321,16 +332,3 @@ def revoke(conn: Connection, cred_id: str, *, kind: str | None = None) -> None:
         query = query.where(s.credentials.c.kind == kind)
     if conn.execute(query.values(revoked_at=now())).rowcount != 1:
         raise NotFoundError(f"no live token {cred_id}")
-
-
-def touch(conn: Connection, last_used: dict[str, datetime]) -> None:
-    """Record when credentials were last used (batched by the audit writer)."""
-    for cred_id, at in last_used.items():
-        conn.execute(
-            update(s.credentials)
-            .where(
-                s.credentials.c.id == cred_id,
-                (s.credentials.c.last_used_at.is_(None)) | (s.credentials.c.last_used_at < at),
-            )
-            .values(last_used_at=at)
-        )

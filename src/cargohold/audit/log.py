@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 
-from cargohold.accounts.credentials import touch
 from cargohold.db import schema as s
+from cargohold.db.runner import Database
 from cargohold.db.tx import aware, write
 
 log = logging.getLogger("cargohold.audit")
@@ -64,6 +64,7 @@ def record(conn: Connection, entries: list[AuditEntry]) -> None:
 
 
 def query(conn: Connection, package: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest ``limit`` entries (of ``package``), newest first, as JSON-ready dicts."""
     t = s.audit_log.c
     q = select(s.audit_log).order_by(t.id.desc()).limit(limit)
     if package is not None:
@@ -71,9 +72,32 @@ def query(conn: Connection, package: str | None = None, limit: int = 50) -> list
     out = []
     for row in conn.execute(q):
         item = dict(row._mapping)
-        item["at"] = aware(item["at"]).isoformat()  # type: ignore[union-attr]
+        at = aware(item["at"])
+        item["at"] = at.isoformat() if at is not None else None
         out.append(item)
     return out
+
+
+class AuditService:
+    """Reading the audit log (writing goes through ``AuditBuffer``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def recent(self, package: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` decisions (about ``package``), newest first."""
+        return await self._db.write(lambda c: query(c, package, limit))
+
+
+def touch(conn: Connection, last_used: dict[str, datetime]) -> None:
+    """Record when credentials were last used (batched with the audit entries)."""
+    c = s.credentials.c
+    for cred_id, at in last_used.items():
+        conn.execute(
+            update(s.credentials)
+            .where(c.id == cred_id, (c.last_used_at.is_(None)) | (c.last_used_at < at))
+            .values(last_used_at=at)
+        )
 
 
 class AuditBuffer:

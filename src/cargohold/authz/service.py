@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cargohold.accounts.credentials import Identity
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.decide import Allowed, Denied, decide
 from cargohold.authz.loader import load_package
 from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action, OwnerState, PackageState
+from cargohold.authz.model import Action, Identity, OwnerState, PackageState
 from cargohold.db.raw import Reader
 from cargohold.db.tx import now
 from cargohold.errors import DeniedError, UnauthorizedError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, delete, select
 
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
@@ -20,9 +20,10 @@ from cargohold.db.tx import insert_ignore, now, upsert
 from cargohold.errors import (
     ConflictError,
     ManifestBlobUnknownError,
+    ManifestInvalidError,
     ManifestUnknownError,
 )
-from cargohold.oci.manifest import ParsedManifest
+from cargohold.oci.manifest import Descriptor, ParsedManifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,25 +54,46 @@ def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredM
     return StoredManifest(row[0], row[1], bytes(row[2]))
 
 
-def _require_present(
-    conn: Connection, table: Table, package_id: int, digests: list[str], what: str
-) -> None:
-    """Raise MANIFEST_BLOB_UNKNOWN naming the first of ``digests`` the package lacks."""
-    if not digests:
-        return
-    have = set(
-        conn.execute(
-            select(table.c.digest).where(
-                table.c.package_id == package_id, table.c.digest.in_(set(digests))
-            )
-        ).scalars()
-    )
-    missing = [d for d in digests if d not in have]
-    if missing:
-        raise ManifestBlobUnknownError(
-            f"{what} {missing[0]}, which is not in this repository",
-            detail={"digest": missing[0]},
+def _stored_sizes(
+    conn: Connection, package_id: int, digests: set[str], blob: bool
+) -> dict[str, int]:
+    if blob:
+        pb, b = s.package_blobs.c, s.blobs.c
+        query = (
+            select(pb.digest, b.size)
+            .join_from(s.package_blobs, s.blobs, b.digest == pb.digest)
+            .where(pb.package_id == package_id, pb.digest.in_(digests))
         )
+    else:
+        m = s.manifests.c
+        query = select(m.digest, m.size).where(m.package_id == package_id, m.digest.in_(digests))
+    return {row.digest: int(row.size) for row in conn.execute(query)}
+
+
+def _require_present(
+    conn: Connection, package_id: int, refs: list[Descriptor], *, blob: bool, what: str
+) -> None:
+    """Every descriptor must name content of the package, with exactly its stored size.
+
+    Raises MANIFEST_BLOB_UNKNOWN naming the first missing digest, and MANIFEST_INVALID for a
+    size that differs from the stored one: a size is what readers of the manifest (this server
+    included) trust to bound what they read.
+    """
+    if not refs:
+        return
+    have = _stored_sizes(conn, package_id, {str(d.digest) for d in refs}, blob)
+    for ref in refs:
+        digest = str(ref.digest)
+        if digest not in have:
+            raise ManifestBlobUnknownError(
+                f"{what} {digest}, which is not in this repository", detail={"digest": digest}
+            )
+        if have[digest] != ref.size:
+            raise ManifestInvalidError(
+                f"manifest invalid: {what} {digest} with size {ref.size}, but it has "
+                f"{have[digest]} bytes",
+                detail={"digest": digest, "size": ref.size, "stored": have[digest]},
+            )
 
 
 def put(
@@ -86,10 +108,13 @@ def put(
 
     Raises ``ManifestBlobUnknownError`` naming the first missing blob or child manifest.
     """
+    blob_descriptors = ([parsed.config] if parsed.config is not None else []) + list(parsed.layers)
+    _require_present(conn, package_id, blob_descriptors, blob=True, what="manifest references blob")
+    _require_present(
+        conn, package_id, list(parsed.manifests), blob=False, what="index references manifest"
+    )
     blob_refs = [str(d) for d in parsed.blob_references()]
     child_refs = [str(d) for d in parsed.manifest_references()]
-    _require_present(conn, s.package_blobs, package_id, blob_refs, "manifest references blob")
-    _require_present(conn, s.manifests, package_id, child_refs, "index references manifest")
     at = now()
     inserted = insert_ignore(
         conn,

@@ -23,14 +23,16 @@ from typing import Any
 from aiohttp import web
 
 from cargohold.accounts import bearer
-from cargohold.accounts.credentials import ANONYMOUS, Identity, authenticate_id, authenticate_secret
+from cargohold.accounts.credentials import authenticate_id, authenticate_secret
 from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action, PackageState
+from cargohold.authz.model import ANONYMOUS_IDENTITY as ANONYMOUS
+from cargohold.authz.model import Action, Identity, PackageState
 from cargohold.authz.service import Authorized, authorize
 from cargohold.db.raw import Reader
 from cargohold.errors import BlobUnknownError, CargoholdError, DeniedError, UnauthorizedError
 from cargohold.oci.routes import Route, RouteKind
 from cargohold.oci.scopes import Scope, covers
+from cargohold.registry.values import Actor, Target
 from cargohold.services import Services
 
 log = logging.getLogger("cargohold.web")
@@ -54,6 +56,20 @@ class Ctx:
     @property
     def package(self) -> PackageState | None:
         return None if self.authorized is None else self.authorized.package
+
+    @property
+    def target(self) -> Target:
+        """The addressed package as the domain services take it."""
+        return Target(self.name, self.package)
+
+    @property
+    def actor(self) -> Actor:
+        principal = self.identity.principal
+        return Actor(
+            credential_id=self.identity.credential.id,
+            user_id=principal.user_id,
+            repo_id=principal.repo.id if principal.repo is not None else None,
+        )
 
 
 def error_response(err: CargoholdError, request: web.Request) -> web.Response:
@@ -190,7 +206,7 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
     p = presented(request, services)
     _reject_bad_bearer(services, p)
     if route.name is None or route.action is None:
-        return Ctx(services, route, services.fast(lambda r: identify(r, services, p)), None)
+        return Ctx(services, route, services.read_on_loop(lambda r: identify(r, services, p)), None)
     _check_scope(services, route, p)
     name, action = route.name, Action(route.action)
     base_url = services.settings.external_url
@@ -203,7 +219,7 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
         return identity, granted
 
     try:
-        identity, authorized = services.fast(check)
+        identity, authorized = services.read_on_loop(check)
     except UnauthorizedError as err:
         err.headers.setdefault("WWW-Authenticate", challenge(services, scope_for(route)))
         raise
@@ -217,7 +233,7 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
     return Ctx(services, route, identity, authorized)
 
 
-async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | None:
+def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | None:
     """Authorize the same identity for a second package (cross-repository mount source).
 
     Returns None instead of raising when denied: a mount that may not read its source falls
@@ -228,7 +244,7 @@ async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | N
         return None
     base_url = services.settings.external_url
     try:
-        return services.fast(
+        return services.read_on_loop(
             lambda r: authorize(
                 r,
                 ctx.identity,

@@ -32,7 +32,9 @@ async def token(request: web.Request) -> web.StreamResponse:
     if secret is not None:
         host = settings.service_name
         given = secret
-        identity = services.fast(lambda r: authenticate_secret(r, services.keys, given, host))
+        identity = services.read_on_loop(
+            lambda r: authenticate_secret(r, services.keys, given, host)
+        )
         cred_id = identity.credential.id
     scopes = parse_scopes(scopes_raw)
     value, issued, ttl = bearer.issue(
