@@ -19,6 +19,7 @@ from cargohold.accounts import secrets as sec
 from cargohold.accounts import service
 from cargohold.authz.memo import StateMemo
 from cargohold.authz.model import (
+    AccountKind,
     Credential,
     CredentialKind,
     Identity,
@@ -27,6 +28,7 @@ from cargohold.authz.model import (
     RepoRef,
     Role,
 )
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader, timestamp
 from cargohold.db.tx import insert_ignore, now
@@ -106,25 +108,20 @@ class _Row:
 
 
 def _credential_row(db: Reader, cred_id: str) -> _Row | None:
-    row = db.one(
-        "SELECT id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id,"
-        " expires_at, revoked_at FROM credentials WHERE id = :id",
-        id=cred_id,
-    )
+    row = db.one(q.CREDENTIAL, id=cred_id)
     if row is None:
         return None
-    cred_id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id = row[:8]
     return _Row(
-        cred_id,
-        kind,
-        secret_hash,
-        user_id,
-        repo_id,
-        scopes,
-        permissions,
-        run_id,
-        timestamp(row[8]),
-        timestamp(row[9]),
+        id=row.id,
+        kind=row.kind,
+        secret_hash=row.secret_hash,
+        user_id=row.user_id,
+        repo_id=row.repo_id,
+        scopes=row.scopes,
+        permissions=row.permissions,
+        run_id=row.run_id,
+        expires_at=timestamp(row.expires_at),
+        revoked_at=timestamp(row.revoked_at),
     )
 
 
@@ -149,18 +146,15 @@ def _identity(db: Reader, row: _Row, host: str) -> Identity:
         scopes = frozenset(x for x in row.scopes.split(",") if x)
         return Identity(principal, Credential(CredentialKind.PAT, id=cred_id, scopes=scopes))
     if row.kind == "job" and row.repo_id is not None:
-        repo = db.one(
-            "SELECT r.id, r.name, r.owner_id, a.login FROM repositories r"
-            " JOIN accounts a ON a.id = r.owner_id WHERE r.id = :id",
-            id=row.repo_id,
-        )
+        repo = db.one(q.REPOSITORY, id=row.repo_id)
         if repo is None:
             raise _unauthenticated(
                 f"the repository of token {cred_id} no longer exists", cred_id, host
             )
         perms = parse_permissions(row.permissions)
         principal = Principal(
-            PrincipalKind.REPOSITORY, repo=RepoRef(repo[0], f"{repo[3]}/{repo[1]}", repo[2])
+            PrincipalKind.REPOSITORY,
+            repo=RepoRef(repo.id, f"{repo.owner_login}/{repo.name}", repo.owner_id),
         )
         return Identity(
             principal,
@@ -178,27 +172,21 @@ def _identity(db: Reader, row: _Row, host: str) -> Identity:
 
 
 def load_user_principal(db: Reader, user_id: int) -> Principal | None:
-    user = db.one(
-        "SELECT login, site_admin FROM accounts WHERE id = :id AND kind = 'user'", id=user_id
-    )
+    user = db.one(q.ACCOUNT, id=user_id, kind=AccountKind.USER.value)
     if user is None:
         return None
     orgs: dict[int, str] = {}
     teams: set[int] = set()
-    for org_id, role, team_id in db.all(
-        "SELECT org_id, role, NULL FROM org_members WHERE user_id = :id"
-        " UNION ALL SELECT NULL, NULL, team_id FROM team_members WHERE user_id = :id",
-        id=user_id,
-    ):
-        if team_id is not None:
-            teams.add(team_id)
+    for m in db.all(q.MEMBERSHIPS, id=user_id):
+        if m.team_id is not None:
+            teams.add(m.team_id)
         else:
-            orgs[org_id] = role
+            orgs[m.org_id] = m.role
     return Principal(
         PrincipalKind.USER,
         user_id=user_id,
-        login=user[0],
-        site_admin=bool(user[1]),
+        login=user.login,
+        site_admin=bool(user.site_admin),
         org_roles=MappingProxyType(orgs),
         team_ids=frozenset(teams),
     )

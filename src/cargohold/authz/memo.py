@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cargohold.db.queries import AUTHZ_VERSION
 from cargohold.db.raw import Reader
-
-VERSION_SQL = "SELECT version FROM authz_version WHERE id = 1"
 
 
 class StateMemo:
@@ -31,7 +30,7 @@ class StateMemo:
 
     def sync(self, db: Reader) -> None:
         """Read the current version in ``db``'s transaction; forget everything if it moved."""
-        version = db.scalar(VERSION_SQL)
+        version = db.scalar(AUTHZ_VERSION)
         if version != self._version or version is None:
             self._entries.clear()
             self._version = version

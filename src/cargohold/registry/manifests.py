@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import insert_ignore, now, upsert
@@ -34,24 +35,11 @@ class StoredManifest:
 
 
 def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredManifest:
-    if is_digest:
-        row = db.one(
-            "SELECT digest, media_type, content FROM manifests"
-            " WHERE package_id = :p AND digest = :ref",
-            p=package_id,
-            ref=reference,
-        )
-    else:
-        row = db.one(
-            "SELECT m.digest, m.media_type, m.content FROM tags t JOIN manifests m"
-            " ON m.package_id = t.package_id AND m.digest = t.digest"
-            " WHERE t.package_id = :p AND t.name = :ref",
-            p=package_id,
-            ref=reference,
-        )
+    stmt = q.MANIFEST_BY_DIGEST if is_digest else q.MANIFEST_BY_TAG
+    row = db.one(stmt, p=package_id, ref=reference)
     if row is None:
         raise ManifestUnknownError(detail={"reference": reference})
-    return StoredManifest(row[0], row[1], bytes(row[2]))
+    return StoredManifest(row.digest, row.media_type, bytes(row.content))
 
 
 def _stored_sizes(
@@ -201,48 +189,38 @@ def delete_manifest(conn: Connection, package_id: int, digest: str) -> None:
 
 
 def list_tags(db: Reader, package_id: int, n: int | None, last: str | None) -> list[str]:
-    rows = db.all(
-        "SELECT name FROM tags WHERE package_id = :p AND name > :last ORDER BY name"
-        + ("" if n is None else " LIMIT :n"),
-        p=package_id,
-        last=last or "",
-        n=n,
-    )
-    return [r[0] for r in rows]
+    if n is None:
+        rows = db.all(q.TAGS_AFTER, p=package_id, last=last or "")
+    else:
+        rows = db.all(q.TAGS_PAGE, p=package_id, last=last or "", n=n)
+    return [r.name for r in rows]
 
 
 def referrers(
     db: Reader, package_id: int, subject: str, artifact_type: str | None
 ) -> list[dict[str, object]]:
     """Descriptors of the manifests whose subject is ``subject``, for the referrers index."""
-    sql = (
-        "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"
-        " WHERE package_id = :p AND subject_digest = :subject"
-    )
-    if artifact_type is not None:
-        sql += " AND artifact_type = :artifact_type"
-    rows = db.all(
-        sql + " ORDER BY created_at, digest",
-        p=package_id,
-        subject=subject,
-        artifact_type=artifact_type,
-    )
+    if artifact_type is None:
+        rows = db.all(q.REFERRERS, p=package_id, subject=subject)
+    else:
+        rows = db.all(
+            q.REFERRERS_OF_TYPE, p=package_id, subject=subject, artifact_type=artifact_type
+        )
     out: list[dict[str, object]] = []
-    for digest, media_type, size, art, notes in rows:
-        desc: dict[str, object] = {"mediaType": media_type, "digest": digest, "size": size}
-        if art:
-            desc["artifactType"] = art
-        if notes:
-            desc["annotations"] = json.loads(notes)
+    for row in rows:
+        desc: dict[str, object] = {
+            "mediaType": row.media_type,
+            "digest": row.digest,
+            "size": row.size,
+        }
+        if row.artifact_type:
+            desc["artifactType"] = row.artifact_type
+        if row.annotations:
+            desc["annotations"] = json.loads(row.annotations)
         out.append(desc)
     return out
 
 
-def catalog(db: Reader, n: int | None, last: str | None) -> list[str]:
-    rows = db.all(
-        "SELECT name FROM packages WHERE name > :last ORDER BY name"
-        + ("" if n is None else " LIMIT :n"),
-        last=last or "",
-        n=n,
-    )
-    return [r[0] for r in rows]
+def catalog(db: Reader, n: int, last: str | None) -> list[str]:
+    rows = db.all(q.CATALOG_PAGE, last=last or "", n=n)
+    return [r.name for r in rows]

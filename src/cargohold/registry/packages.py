@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import now
@@ -25,8 +26,8 @@ class PackageRow:
 
 
 def find(db: Reader, name: str) -> PackageRow | None:
-    row = db.one("SELECT id, owner_id, visibility FROM packages WHERE name = :name", name=name)
-    return None if row is None else PackageRow(row[0], name, row[1], row[2])
+    row = db.one(q.PACKAGE_BY_NAME, name=name)
+    return None if row is None else PackageRow(row.id, name, row.owner_id, row.visibility)
 
 
 def owner_id(conn: Connection, login: str) -> int | None:
@@ -134,13 +135,10 @@ class PendingLink:
 
 def pending_link(db: Reader, package_id: int) -> PendingLink | None:
     """The package's publisher if its first version may still link it by label, else None."""
-    row = db.one(
-        "SELECT owner_id, publisher_user_id, publisher_repo_id FROM packages"
-        " WHERE id = :p AND source_link_pending = :yes",
-        p=package_id,
-        yes=True,
-    )
-    return None if row is None else PendingLink(row[0], row[1], row[2])
+    row = db.one(q.PENDING_LINK, p=package_id)
+    if row is None:
+        return None
+    return PendingLink(row.owner_id, row.publisher_user_id, row.publisher_repo_id)
 
 
 def consume_source_link(
