@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from cargohold.accounts.account_service import AccountService
+from cargohold.accounts.authn import Authenticator
 from cargohold.accounts.bearer import Verifier
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
 from cargohold.accounts.token_service import TokenService
@@ -53,6 +54,7 @@ class Services:
     accounts: AccountService
     tokens: TokenService
     audit_log: AuditService
+    authn: Authenticator
 
     @property
     def engine(self) -> Engine:
@@ -103,6 +105,8 @@ def build(
     store = configured_store(settings)
     keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
     db = Database(engine, threads)
+    verifier = Verifier(keys.signing_key, settings.service_name)
+    memo = StateMemo()
     hashes = RunningHashes()
     packages = PackageService(db)
     buffer = AuditBuffer(engine) if settings.auth_enabled and audit_writer else None
@@ -112,8 +116,8 @@ def build(
         db=db,
         store=store,
         keys=keys,
-        bearer=Verifier(keys.signing_key, settings.service_name),
-        memo=StateMemo(),
+        bearer=verifier,
+        memo=memo,
         hashes=hashes,
         audit_buffer=buffer,
         packages=packages,
@@ -131,6 +135,7 @@ def build(
             audit=audit,
         ),
         audit_log=AuditService(db),
+        authn=Authenticator(keys, verifier, settings.service_name, memo, audit),
     )
 
 

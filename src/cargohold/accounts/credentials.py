@@ -17,12 +17,17 @@ from sqlalchemy import Connection, select, update
 
 from cargohold.accounts import secrets as sec
 from cargohold.accounts import service
-from cargohold.authz.memo import StateMemo
+from cargohold.authz.denials import UNAUTHENTICATED_TEXT
+from cargohold.authz.memo import Slot, StateMemo
 from cargohold.authz.model import (
+    JOB_LEVELS,
+    PAT_SCOPES,
     AccountKind,
     Credential,
     CredentialKind,
     Identity,
+    JobPermission,
+    PatScope,
     Principal,
     PrincipalKind,
     RepoRef,
@@ -34,15 +39,13 @@ from cargohold.db.raw import Reader, timestamp
 from cargohold.db.tx import insert_ignore, now
 from cargohold.errors import InvalidRequestError, NotFoundError, UnauthorizedError
 
-PAT_SCOPES = ("read:packages", "write:packages", "delete:packages")
-JOB_PERMISSIONS = ("packages", "contents", "metadata")
-UNAUTHENTICATED = "unauthenticated: User cannot be authenticated with the token provided."
+__all__ = ["PAT_SCOPES", "authenticate_id", "authenticate_secret"]
 
 
 def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedError:
     fix = f"log in again with a valid token (docker logout {host}, then docker login {host})"
     return UnauthorizedError(
-        f"{UNAUTHENTICATED} {why}; {fix}.",
+        f"{UNAUTHENTICATED_TEXT} {why}; {fix}.",
         detail={"credential": {"id": cred_id}, "reason": why, "fix": [fix]},
     )
 
@@ -76,7 +79,7 @@ def _authenticate(
     The secret is checked before revocation or expiry, so a wrong secret learns nothing about
     the state of the token whose id it names.
     """
-    known: tuple[_Row, Identity | None] | None = memo.get("credential", cred_id) if memo else None
+    known = memo.get(CREDENTIALS, cred_id) if memo else None
     if known is None:
         row = _credential_row(db, cred_id)
         if row is None:
@@ -89,7 +92,7 @@ def _authenticate(
     if identity is None:
         identity = _identity(db, row, host)
         if memo is not None:
-            memo.put("credential", cred_id, (row, identity))
+            memo.put(CREDENTIALS, cred_id, (row, identity))
     return identity
 
 
@@ -105,6 +108,9 @@ class _Row:
     run_id: str | None
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+CREDENTIALS: Slot[tuple[_Row, Identity | None]] = Slot("credential")
 
 
 def _credential_row(db: Reader, cred_id: str) -> _Row | None:
@@ -192,27 +198,35 @@ def load_user_principal(db: Reader, user_id: int) -> Principal | None:
     )
 
 
+_KEYS = {p.value for p in JobPermission}
+_LEVELS = {role.label for role in JOB_LEVELS}
+
+
 def parse_permissions(text: str) -> dict[str, str]:
+    """``packages=write,contents=read`` -> {"packages": "write", ...}; "" -> {} (a block that
+    lists nothing). Raises ``InvalidRequestError`` naming the bad item."""
     out: dict[str, str] = {}
     for item in filter(None, (x.strip() for x in text.split(","))):
         key, sep, value = item.partition("=")
-        if not sep or key not in JOB_PERMISSIONS or value not in ("none", "read", "write"):
+        if not sep or key not in _KEYS or value not in _LEVELS:
             raise InvalidRequestError(
                 f"invalid permission {item!r}: expected one of "
-                f"{', '.join(JOB_PERMISSIONS)} = none|read|write"
+                f"{', '.join(sorted(_KEYS))} = {'|'.join(r.label for r in JOB_LEVELS)}"
             )
         out[key] = value
     return out
 
 
-def parse_scopes(text: str) -> frozenset[str]:
-    scopes = frozenset(x.strip() for x in text.split(",") if x.strip())
-    bad = sorted(scopes - set(PAT_SCOPES))
-    if bad or not scopes:
+def parse_scopes(text: str) -> frozenset[PatScope]:
+    """``read:packages,write:packages`` -> the scopes; at least one, each a ``PatScope``."""
+    given = {x.strip() for x in text.split(",") if x.strip()}
+    known = {s.value for s in PatScope}
+    bad = sorted(given - known)
+    if bad or not given:
         raise InvalidRequestError(
-            f"invalid scopes {', '.join(bad) or '(none)'}: expected some of {', '.join(PAT_SCOPES)}"
+            f"invalid scopes {', '.join(bad) or '(none)'}: expected some of {', '.join(known)}"
         )
-    return scopes
+    return frozenset(PatScope(x) for x in given)
 
 
 def store(conn: Connection, keys: sec.Keys, kind: str, secret: str, **values: object) -> str:
@@ -308,7 +322,7 @@ def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
         or row.revoked_at is not None
         or not sec.matches(keys.hash_key, secret, row.secret_hash)
     ):
-        raise UnauthorizedError(f"{UNAUTHENTICATED} A runner credential is required.")
+        raise UnauthorizedError(f"{UNAUTHENTICATED_TEXT} A runner credential is required.")
     return row.id
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from cargohold.accounts import credentials
 from cargohold.accounts.token_service import JobTokenRequest
-from cargohold.authz.model import JobDefault, OrgRole, PatScope, RepoRole, Role, Visibility
+from cargohold.authz.model import JobDefault, OrgRole, RepoRole, Role, Visibility
 from cargohold.errors import InvalidRequestError
 from cargohold.oci.names import validate_name
 from cargohold.services import Services
@@ -134,7 +134,7 @@ async def token_create(
     """Create a personal access token; prints the secret once."""
     made = await svc.tokens.create_pat(
         user,
-        frozenset(PatScope(x) for x in credentials.parse_scopes(scopes)),
+        credentials.parse_scopes(scopes),
         expires_in=parse_duration(expires_in) if expires_in is not None else None,
         name=name,
     )

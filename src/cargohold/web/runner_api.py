@@ -26,9 +26,8 @@ from cargohold.web.pipeline import SERVICES, json_body, presented
 def _runner(request: web.Request) -> str:
     """The id of the runner credential the request presents, or 401."""
     services = request.app[SERVICES]
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    secret = value.strip() if scheme.lower() == "bearer" else presented(request, services).secret
+    given = presented(request)
+    secret = given.bearer or given.secret
     if not secret:
         raise UnauthorizedError("authentication required: a runner credential is required")
     return services.tokens.authenticate_runner(secret)
