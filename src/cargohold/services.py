@@ -21,6 +21,7 @@ from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
+from cargohold.registry.catalog_service import CatalogService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
@@ -55,6 +56,7 @@ class Services:
     tokens: TokenService
     audit_log: AuditService
     authn: Authenticator
+    catalog: CatalogService
 
     @property
     def engine(self) -> Engine:
@@ -109,7 +111,12 @@ def build(
     memo = StateMemo()
     hashes = RunningHashes()
     packages = PackageService(db)
-    buffer = AuditBuffer(engine) if settings.auth_enabled and audit_writer else None
+    days = settings.audit_retention_days
+    buffer = (
+        AuditBuffer(engine, retention=timedelta(days=days) if days else None)
+        if settings.auth_enabled and audit_writer
+        else None
+    )
     audit = buffer.add if buffer is not None else _no_audit
     return Services(
         settings=settings,
@@ -136,6 +143,7 @@ def build(
         ),
         audit_log=AuditService(db),
         authn=Authenticator(keys, verifier, settings.service_name, memo, audit),
+        catalog=CatalogService(db, memo, base_url=settings.external_url),
     )
 
 

@@ -269,10 +269,79 @@ REFERRERS_OF_TYPE = Statement(
 CATALOG_PAGE = Statement(
     "catalog_page",
     lambda: (
-        select(_p.name)
+        select(_p.name, _p.visibility)
         .where(_p.name > bindparam("last"))
         .order_by(_p.name)
         .limit(bindparam("n", type_=Integer))
     ),
 )
-"""(last, n) -> the next n package names after last"""
+"""(last, n) -> the next n package names after last (and their visibility)"""
+
+
+def _catalog_for_user() -> SelectBase:
+    g, tm, om = s.package_grants.c, s.team_members.c, s.org_members.c
+    rc = s.repo_collaborators.c
+    uid = bindparam("uid", type_=Integer)
+    teams = select(tm.team_id).where(tm.user_id == uid)
+    return (
+        select(_p.name, _p.visibility)
+        .where(
+            _p.name > bindparam("last"),
+            or_(
+                _p.visibility == bindparam("public"),
+                _p.owner_id == uid,
+                _p.publisher_user_id == uid,
+                _p.owner_id.in_(select(om.org_id).where(om.user_id == uid)),
+                _p.id.in_(select(g.package_id).where(or_(g.user_id == uid, g.team_id.in_(teams)))),
+                and_(
+                    _p.inherit.is_(True),
+                    _p.linked_repo_id.in_(
+                        select(rc.repo_id).where(or_(rc.user_id == uid, rc.team_id.in_(teams)))
+                    ),
+                ),
+            ),
+        )
+        .order_by(_p.name)
+        .limit(bindparam("n", type_=Integer))
+    )
+
+
+CATALOG_FOR_USER = Statement("catalog_for_user", _catalog_for_user)
+"""(last, n, uid, public) -> the next n names user uid might read: public ones, and those a
+source of a role could reach (namespace, organization, publisher, grants, inheritance). A
+superset: the decision has the last word on every one that is not public."""
+
+
+def _catalog_for_repository() -> SelectBase:
+    x = s.package_actions_access.c
+    rid = bindparam("rid", type_=Integer)
+    return (
+        select(_p.name, _p.visibility)
+        .where(
+            _p.name > bindparam("last"),
+            or_(
+                _p.visibility == bindparam("public"),
+                _p.publisher_repo_id == rid,
+                _p.id.in_(select(x.package_id).where(x.repo_id == rid)),
+                and_(_p.inherit.is_(True), _p.linked_repo_id == rid),
+                _p.owner_id == bindparam("owner", type_=Integer),
+            ),
+        )
+        .order_by(_p.name)
+        .limit(bindparam("n", type_=Integer))
+    )
+
+
+CATALOG_FOR_REPOSITORY = Statement("catalog_for_repository", _catalog_for_repository)
+"""(last, n, rid, owner, public) -> the next n names a job of repository rid might read"""
+
+CATALOG_PUBLIC = Statement(
+    "catalog_public",
+    lambda: (
+        select(_p.name, _p.visibility)
+        .where(_p.name > bindparam("last"), _p.visibility == bindparam("public"))
+        .order_by(_p.name)
+        .limit(bindparam("n", type_=Integer))
+    ),
+)
+"""(last, n, public) -> the next n public package names"""

@@ -219,8 +219,3 @@ def referrers(
             desc["annotations"] = json.loads(row.annotations)
         out.append(desc)
     return out
-
-
-def catalog(db: Reader, n: int, last: str | None) -> list[str]:
-    rows = db.all(q.CATALOG_PAGE, last=last or "", n=n)
-    return [r.name for r in rows]

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cargohold.authz.decide import Allowed, decide
-from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action, Identity
-from cargohold.authz.service import state_for
-from cargohold.db.raw import Reader
 from cargohold.errors import UnauthorizedError
 from cargohold.oci import mediatypes
 from cargohold.oci.digest import Digest
 from cargohold.oci.pagination import next_link, parse_n
-from cargohold.registry import manifests
 from cargohold.web.pipeline import Ctx, json_body
 
 DEFAULT_PAGE = 1000
@@ -28,36 +22,6 @@ async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_body({"name": ctx.name, "tags": names}, headers=headers)
 
 
-def _readable_page(
-    db: Reader, identity: Identity, base_url: str, n: int, last: str | None, memo: StateMemo
-) -> list[str]:
-    """The next ``n`` package names after ``last`` that ``identity`` may pull.
-
-    Walks names in order and asks the decision for each; cost grows with the names skipped.
-    """
-    memo.sync(db)
-    out: list[str] = []
-    cursor = last
-    while len(out) < n:
-        batch = manifests.catalog(db, max(n * 2, 100), cursor)
-        if not batch:
-            break
-        for name in batch:
-            verdict = decide(
-                identity.principal,
-                identity.credential,
-                Action.PULL,
-                state_for(db, name, memo),
-                base_url=base_url,
-            )
-            if isinstance(verdict, Allowed):
-                out.append(name)
-                if len(out) == n:
-                    break
-        cursor = batch[-1]
-    return out
-
-
 async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Names the caller may pull, in order. Anonymous callers see public packages only."""
     n = parse_n(request.query.get("n"))
@@ -66,13 +30,8 @@ async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
         return json_body({"repositories": []})
     page = n if n is not None else DEFAULT_PAGE
     services = ctx.services
-    if not services.settings.auth_enabled:
-        names = services.read_on_loop(lambda r: manifests.catalog(r, page, last))
-    else:
-        # Everyone, site admins included, through the one decision: a token only narrows.
-        identity, base = ctx.identity, services.settings.external_url
-        memo = services.memo
-        names = services.read_on_loop(lambda r: _readable_page(r, identity, base, page, last, memo))
+    identity = ctx.identity if services.settings.auth_enabled else None
+    names = services.catalog.page(identity, page, last)
     headers = {}
     if len(names) == page:
         headers["Link"] = next_link(request.path, page, names[-1])
