@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from cargohold.accounts.account_service import AccountService
+from cargohold.accounts.authn import Authenticator
 from cargohold.accounts.bearer import Verifier
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
-from cargohold.audit.log import AuditBuffer, AuditEntry
+from cargohold.accounts.token_service import TokenService
+from cargohold.audit.log import AuditBuffer, AuditEntry, AuditService
 from cargohold.authz.memo import StateMemo
-from cargohold.db import tx
 from cargohold.db.engine import make_engine, migrate
-from cargohold.db.raw import ReadConnection, Reader
+from cargohold.db.raw import Reader
+from cargohold.db.runner import Database
 from cargohold.errors import ConfigError
+from cargohold.registry.access_service import AccessService
+from cargohold.registry.blob_service import BlobService
+from cargohold.registry.catalog_service import CatalogService
+from cargohold.registry.manifest_service import ManifestService
+from cargohold.registry.package_service import PackageService
+from cargohold.registry.settings_service import PackageSettingsService
+from cargohold.registry.upload_service import UploadService
 from cargohold.registry.uploads import RunningHashes
 from cargohold.settings import Settings
 from cargohold.storage.protocol import BlobStore
@@ -29,48 +38,52 @@ T = TypeVar("T")
 
 @dataclass
 class Services:
+    """Everything a process serves with; adapters call the domain services on it."""
+
     settings: Settings
-    engine: Engine
+    db: Database
     store: BlobStore
     keys: Keys
     bearer: Verifier
-    reads: ReadConnection
     memo: StateMemo
     hashes: RunningHashes
-    executor: ThreadPoolExecutor
     audit_buffer: AuditBuffer | None
+    packages: PackageService
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    package_settings: PackageSettingsService
+    access: AccessService
+    accounts: AccountService
+    tokens: TokenService
+    audit_log: AuditService
+    authn: Authenticator
+    catalog: CatalogService
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     def audit(self, entry: AuditEntry) -> None:
         if self.audit_buffer is not None:
             self.audit_buffer.add(entry)
 
-    def fast(self, fn: Callable[[Reader], T]) -> T:
-        """Run hot-path reads inline: plain SQL, one read transaction, ~15 us a query.
-
-        Inline on the event loop on purpose: a thread hop costs more than the reads, and several
-        DB threads contending for the GIL and SQLite's WAL locks made small requests 40% slower.
-        """
-        with self.reads.session() as reader:
-            return fn(reader)
+    def read_on_loop(self, fn: Callable[[Reader], T]) -> T:
+        """Hot-path reads inline ON THE EVENT LOOP (see ``Database.read_on_loop``)."""
+        return self.db.read_on_loop(fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a write transaction on a DB thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._write, fn)
+        return await self.db.write(fn)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking work (storage I/O, hashing) on a worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
-
-    def _write(self, fn: Callable[[Connection], T]) -> T:
-        with tx.write(self.engine) as conn:
-            return fn(conn)
+        return await self.db.blocking(fn)
 
     def close(self) -> None:
         if self.audit_buffer is not None:
             self.audit_buffer.close()
-        self.executor.shutdown(wait=True)
-        self.reads.close()
-        self.engine.dispose()
+        self.db.close()
 
 
 def configured_store(settings: Settings) -> BlobStore:
@@ -113,21 +126,61 @@ def s3_credentials(settings: Settings) -> tuple[str, str]:
     return key_id, secret
 
 
-def build(settings: Settings, *, run_migrations: bool = True) -> Services:
-    engine = make_engine(settings.db_url, pool_size=settings.db_threads)
+def build(
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    audit_writer: bool = True,
+    db_threads: int | None = None,
+) -> Services:
+    """Every service of one process. The local CLI passes ``audit_writer=False`` (it makes no
+    decisions to audit) and one DB thread."""
+    threads = db_threads or settings.db_threads
+    engine = make_engine(settings.db_url, pool_size=threads)
     if run_migrations:
         migrate(engine)
     store = configured_store(settings)
     keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
+    db = Database(engine, threads)
+    verifier = Verifier(keys.signing_key, settings.service_name)
+    memo = StateMemo()
+    hashes = RunningHashes()
+    packages = PackageService(db)
+    days = settings.audit_retention_days
+    buffer = (
+        AuditBuffer(engine, retention=timedelta(days=days) if days else None)
+        if settings.auth_enabled and audit_writer
+        else None
+    )
+    audit = buffer.add if buffer is not None else _no_audit
     return Services(
         settings=settings,
-        engine=engine,
+        db=db,
         store=store,
         keys=keys,
-        bearer=Verifier(keys.signing_key, settings.service_name),
-        reads=ReadConnection(engine),
-        memo=StateMemo(),
-        hashes=RunningHashes(),
-        executor=ThreadPoolExecutor(settings.db_threads, thread_name_prefix="cargohold"),
-        audit_buffer=AuditBuffer(engine) if settings.auth_enabled else None,
+        bearer=verifier,
+        memo=memo,
+        hashes=hashes,
+        audit_buffer=buffer,
+        packages=packages,
+        blobs=BlobService(db, packages),
+        uploads=UploadService(db, store, hashes, packages),
+        manifests=ManifestService(db, store, packages),
+        package_settings=PackageSettingsService(db, base_url=settings.external_url, audit=audit),
+        access=AccessService(db),
+        accounts=AccountService(db),
+        tokens=TokenService(
+            db,
+            keys,
+            job_ttl=timedelta(seconds=settings.job_token_ttl),
+            job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
+            audit=audit,
+        ),
+        audit_log=AuditService(db),
+        authn=Authenticator(keys, verifier, settings.service_name, memo, audit),
+        catalog=CatalogService(db, memo, base_url=settings.external_url),
     )
+
+
+def _no_audit(entry: AuditEntry) -> None:
+    """Where decisions go when nothing audits them (auth off, the local CLI)."""

@@ -51,6 +51,8 @@ class Settings:
     admin_token: str = ""  # a chp_ secret to give the first admin instead of a generated one
     max_manifest_bytes: int = 4 * 1024 * 1024
     upload_stale_after: int = 86400
+    # Audit rows older than this many days are deleted (0 keeps them all).
+    audit_retention_days: int = 90
     db_threads: int = 8
     # Slow clients (security finding 9). A connection must send a complete header block within
     # header_timeout seconds of opening (or of its previous response); aiohttp's keep-alive
@@ -177,6 +179,8 @@ def _validate(s: Settings) -> None:
     _host, sep, port = s.listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"setting 'listen': expected HOST:PORT, got {s.listen!r}")
+    if s.audit_retention_days < 0:
+        raise ConfigError("setting 'audit_retention_days': must be 0 (keep all) or more")
     if s.workers < 1:
         raise ConfigError("setting 'workers': must be at least 1")
     if s.bearer_ttl < 10:

@@ -263,7 +263,7 @@ def step6_package_created_by_a_job_is_linked(w: World, alice: str) -> None:
     through it when the job ends.
     """
     cli(w.server, "repo", "create", "acme/api")
-    runner = secret_of(cli(w.server, "runner", "create", "ci"))
+    runner = secret_of(cli(w.server, "runner", "create", "ci", "--serves", "acme/api"))
     minted = http(
         "POST",
         f"{w.server.url}/api/v1/job-tokens",

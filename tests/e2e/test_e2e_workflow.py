@@ -47,7 +47,7 @@ class World:
                 "read:packages,write:packages",
             )
         )
-        self.runner = secret_of(cli(server, "runner", "create", "ci"))
+        self.runner = secret_of(cli(server, "runner", "create", "ci", "--serves", "acme"))
         self.context = tmp / "checkout"
         self.context.mkdir()
         # No org.opencontainers.image.source label: with it, the PAT's first push would link

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from cargohold.accounts import credentials, jobs, service
+from cargohold.authz.model import OrgRole, Role, Visibility
 from cargohold.registry import package_settings
 from support.registry_app import Registry, basic, push_image
 
@@ -41,7 +42,11 @@ def job_token(
 
 
 def grant_actions(reg: Registry, role: str) -> None:
-    reg.db(lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", role))
+    reg.db(
+        lambda conn: package_settings.add_actions_access(
+            conn, "acme/shop", "acme/shop", Role.parse(role)
+        )
+    )
 
 
 async def test_challenge_and_token_flow(secured: Registry) -> None:
@@ -96,7 +101,7 @@ async def test_scenario_write_package_then_actions_access(secured: Registry) -> 
     tags = await (await c.get("/v2/acme/shop/tags/list", headers=alice)).json()
     assert tags["tags"] == ["v0.0.9"]
     secured.db(
-        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", "write")
+        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", Role.WRITE)
     )
     await push_image(c, "acme/shop", "v0.0.10", headers=job, seed=b"2")
     # Token gate: a job without packages: write.
@@ -117,7 +122,7 @@ async def test_anonymous_private_then_public(secured: Registry) -> None:
     assert 'scope="repository:acme/shop:pull"' in anon.headers["WWW-Authenticate"]
     missing = await c.get("/v2/acme/nothing/manifests/v1")
     assert missing.status == 401  # existence does not leak
-    secured.db(lambda conn: package_settings.set_visibility(conn, "acme/shop", "public"))
+    secured.db(lambda conn: package_settings.set_visibility(conn, "acme/shop", Visibility.PUBLIC))
     assert (await c.get("/v2/acme/shop/manifests/v1")).status == 200
 
 
@@ -139,7 +144,7 @@ async def test_grant_and_revocation_take_effect_at_once(secured: Registry) -> No
     bob = secured.user("bob")
     await push_image(c, "acme/shop", "v1", headers=alice)
     assert (await c.get("/v2/acme/shop/manifests/v1", headers=bob)).status == 403
-    secured.db(lambda conn: package_settings.grant(conn, "acme/shop", "read", user="bob"))
+    secured.db(lambda conn: package_settings.grant(conn, "acme/shop", Role.READ, user="bob"))
     assert (await c.get("/v2/acme/shop/manifests/v1", headers=bob)).status == 200
     denied_push = await c.post("/v2/acme/shop/blobs/uploads/", headers=bob)
     assert (await errors(denied_push))["message"].startswith("permission_denied: write_package")
@@ -163,7 +168,7 @@ async def test_pat_scopes_narrow(secured: Registry) -> None:
     c = secured.client
     setup_acme(secured)
     carol = secured.user("carol", scopes=frozenset({"read:packages"}))
-    secured.db(lambda conn: service.add_member(conn, "acme", "carol", "owner"))
+    secured.db(lambda conn: service.add_member(conn, "acme", "carol", OrgRole.OWNER))
     resp = await c.post("/v2/acme/shop/blobs/uploads/", headers=carol)
     assert resp.status == 403
     assert (await errors(resp))["message"].startswith(
@@ -176,7 +181,7 @@ async def test_package_created_by_job_is_linked(secured: Registry) -> None:
     setup_acme(secured)
     job = job_token(secured, "acme/api", {"packages": "write"})
     await push_image(c, "acme/api", "v1", headers=job)
-    shown = secured.db(lambda conn: package_settings.describe(conn, "acme/api"))
+    shown = secured.db(lambda conn: package_settings.describe(conn, "acme/api").as_dict())
     assert shown["linked_repository"] == "acme/api"
     assert shown["inherit"] is True
     assert shown["actions_access"][0]["role"] == "admin"
@@ -187,7 +192,7 @@ async def test_recreated_repository_is_denied_with_explanation(secured: Registry
     alice = setup_acme(secured)
     await push_image(c, "acme/shop", "v1", headers=alice)
     secured.db(
-        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", "write")
+        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", Role.WRITE)
     )
     secured.db(lambda conn: service.delete_repo(conn, "acme/shop"))
     secured.db(lambda conn: service.create_repo(conn, "acme/shop"))
@@ -203,7 +208,7 @@ async def test_runner_api_mints_and_revokes(secured: Registry) -> None:
     alice = setup_acme(secured)
     await push_image(c, "acme/shop", "v1", headers=alice)
     keys = secured.services.keys
-    runner = secured.db(lambda conn: credentials.create_runner(conn, keys, "ci")[1])
+    runner = secured.db(lambda conn: credentials.create_runner(conn, keys, "ci", ("acme",))[1])
     auth = {"Authorization": f"Bearer {runner}"}
     made = await c.post(
         "/api/v1/job-tokens",
@@ -215,7 +220,7 @@ async def test_runner_api_mints_and_revokes(secured: Registry) -> None:
     assert body["permissions"] == {"packages": "read", "contents": "none", "metadata": "none"}
     job = basic("x", body["token"])
     secured.db(
-        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", "read")
+        lambda conn: package_settings.add_actions_access(conn, "acme/shop", "acme/shop", Role.READ)
     )
     assert (await c.get("/v2/acme/shop/manifests/v1", headers=job)).status == 200
     assert (await c.delete(f"/api/v1/job-tokens/{body['id']}", headers=auth)).status == 204
@@ -258,20 +263,24 @@ async def test_source_label_links_new_package(secured: Registry) -> None:
         b'{"org.opencontainers.image.source":"https://github.com/acme/shop"}}}'
     )
     await push_image(c, "acme/shop", "v1", headers=alice, config=labelled)
-    shown = secured.db(lambda conn: package_settings.describe(conn, "acme/shop"))
+    shown = secured.db(lambda conn: package_settings.describe(conn, "acme/shop").as_dict())
     assert shown["linked_repository"] == "acme/shop"
     assert shown["inherit"] is True  # the org's default for new packages
     # A label naming another owner's repository, or none that exists, links nothing.
     foreign = labelled.replace(b"acme/shop", b"elsewhere/shop")
     await push_image(c, "acme/api", "v1", headers=alice, config=foreign)
     assert (
-        secured.db(lambda conn: package_settings.describe(conn, "acme/api"))["linked_repository"]
+        secured.db(lambda conn: package_settings.describe(conn, "acme/api").as_dict())[
+            "linked_repository"
+        ]
         is None
     )
     # Only the first version links: a later label does not move an unlinked package.
     await push_image(c, "acme/api", "v2", headers=alice, config=labelled.replace(b"shop", b"api"))
     assert (
-        secured.db(lambda conn: package_settings.describe(conn, "acme/api"))["linked_repository"]
+        secured.db(lambda conn: package_settings.describe(conn, "acme/api").as_dict())[
+            "linked_repository"
+        ]
         is None
     )
 
@@ -285,7 +294,7 @@ async def test_catalog_lists_what_the_caller_may_pull(secured: Registry) -> None
     no_read_root = secured.user("root3", site_admin=True, scopes=frozenset({"delete:packages"}))
     for name in ("acme/a", "acme/b", "acme/c"):
         await push_image(c, name, "v1", headers=alice)
-    secured.db(lambda conn: package_settings.set_visibility(conn, "acme/b", "public"))
+    secured.db(lambda conn: package_settings.set_visibility(conn, "acme/b", Visibility.PUBLIC))
 
     async def listed(headers: dict[str, str], query: str = "") -> list[str]:
         resp = await c.get(f"/v2/_catalog{query}", headers=headers)
@@ -299,5 +308,5 @@ async def test_catalog_lists_what_the_caller_may_pull(secured: Registry) -> None
     # A site admin's token without read:packages only sees what anyone may read.
     assert await listed(no_read_root) == ["acme/b"]
     assert await listed(alice, "?n=1&last=acme/a") == ["acme/b"]
-    secured.db(lambda conn: package_settings.grant(conn, "acme/c", "read", user="bob"))
+    secured.db(lambda conn: package_settings.grant(conn, "acme/c", Role.READ, user="bob"))
     assert await listed(bob) == ["acme/b", "acme/c"]

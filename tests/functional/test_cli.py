@@ -49,7 +49,7 @@ def test_setup_words_and_why(run: Any) -> None:
         "30d",
     ).stdout
     assert secret.count("\n") == 1 and secret.startswith("chp_")
-    runner_secret = run("runner", "create", "ci").stdout.strip()
+    runner_secret = run("runner", "create", "ci", "--serves", "acme").stdout.strip()
     assert runner_secret.startswith("chr_")
     job = run(
         "job-token",
@@ -81,20 +81,12 @@ def test_package_words(run: Any, tmp_path: Path) -> None:
     run("user", "create", "alice")
     run("org", "create", "acme", "--owner", "alice")
     run("repo", "create", "acme/shop")
-    # Packages come to be by a push; create one through the domain service directly.
+    # Packages come to be by a push; create one through the domain service a push uses.
     from cargohold.cli.local import run_local
-    from cargohold.registry import packages
+    from cargohold.registry.values import Actor, Target
 
     data = str(tmp_path / "data")
-    from cargohold.accounts.service import require_account
-
-    run_local(
-        data,
-        None,
-        lambda local: packages.create(
-            local.conn, "acme/shop", owner=require_account(local.conn, "acme")
-        ),
-    )
+    run_local(data, None, lambda svc: svc.packages.for_push(Target("acme/shop"), Actor()))
     shown = json.loads(run("package", "show", "acme/shop", "--json").stdout)
     assert shown["visibility"] == "private"
     run("package", "visibility", "acme/shop", "public")

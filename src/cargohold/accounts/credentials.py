@@ -13,50 +13,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from cargohold.accounts import secrets as sec
-from cargohold.authz.memo import StateMemo
+from cargohold.accounts import service
+from cargohold.authz.denials import UNAUTHENTICATED_TEXT
+from cargohold.authz.memo import Slot, StateMemo
 from cargohold.authz.model import (
+    JOB_LEVELS,
+    PAT_SCOPES,
+    AccountKind,
     Credential,
     CredentialKind,
+    Identity,
+    JobPermission,
+    PatScope,
     Principal,
     PrincipalKind,
     RepoRef,
     Role,
 )
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader, timestamp
-from cargohold.db.tx import now
+from cargohold.db.tx import insert_ignore, now
 from cargohold.errors import InvalidRequestError, NotFoundError, UnauthorizedError
 
-PAT_SCOPES = ("read:packages", "write:packages", "delete:packages")
-JOB_PERMISSIONS = ("packages", "contents", "metadata")
-UNAUTHENTICATED = "unauthenticated: User cannot be authenticated with the token provided."
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    principal: Principal
-    credential: Credential
-
-    @property
-    def actor(self) -> str:
-        p = self.principal
-        if p.kind is PrincipalKind.USER:
-            return f"user {p.login}"
-        if p.kind is PrincipalKind.REPOSITORY and p.repo is not None:
-            return f"repository {p.repo.full_name}"
-        return "anonymous"
-
-
-ANONYMOUS = Identity(Principal(PrincipalKind.ANONYMOUS), Credential(CredentialKind.NONE))
+__all__ = ["PAT_SCOPES", "authenticate_id", "authenticate_secret"]
 
 
 def _unauthenticated(why: str, cred_id: str | None, host: str) -> UnauthorizedError:
     fix = f"log in again with a valid token (docker logout {host}, then docker login {host})"
     return UnauthorizedError(
-        f"{UNAUTHENTICATED} {why}; {fix}.",
+        f"{UNAUTHENTICATED_TEXT} {why}; {fix}.",
         detail={"credential": {"id": cred_id}, "reason": why, "fix": [fix]},
     )
 
@@ -90,7 +79,7 @@ def _authenticate(
     The secret is checked before revocation or expiry, so a wrong secret learns nothing about
     the state of the token whose id it names.
     """
-    known: tuple[_Row, Identity | None] | None = memo.get("credential", cred_id) if memo else None
+    known = memo.get(CREDENTIALS, cred_id) if memo else None
     if known is None:
         row = _credential_row(db, cred_id)
         if row is None:
@@ -103,7 +92,7 @@ def _authenticate(
     if identity is None:
         identity = _identity(db, row, host)
         if memo is not None:
-            memo.put("credential", cred_id, (row, identity))
+            memo.put(CREDENTIALS, cred_id, (row, identity))
     return identity
 
 
@@ -121,26 +110,24 @@ class _Row:
     revoked_at: datetime | None
 
 
+CREDENTIALS: Slot[tuple[_Row, Identity | None]] = Slot("credential")
+
+
 def _credential_row(db: Reader, cred_id: str) -> _Row | None:
-    row = db.one(
-        "SELECT id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id,"
-        " expires_at, revoked_at FROM credentials WHERE id = :id",
-        id=cred_id,
-    )
+    row = db.one(q.CREDENTIAL, id=cred_id)
     if row is None:
         return None
-    cred_id, kind, secret_hash, user_id, repo_id, scopes, permissions, run_id = row[:8]
     return _Row(
-        cred_id,
-        kind,
-        secret_hash,
-        user_id,
-        repo_id,
-        scopes,
-        permissions,
-        run_id,
-        timestamp(row[8]),
-        timestamp(row[9]),
+        id=row.id,
+        kind=row.kind,
+        secret_hash=row.secret_hash,
+        user_id=row.user_id,
+        repo_id=row.repo_id,
+        scopes=row.scopes,
+        permissions=row.permissions,
+        run_id=row.run_id,
+        expires_at=timestamp(row.expires_at),
+        revoked_at=timestamp(row.revoked_at),
     )
 
 
@@ -165,18 +152,15 @@ def _identity(db: Reader, row: _Row, host: str) -> Identity:
         scopes = frozenset(x for x in row.scopes.split(",") if x)
         return Identity(principal, Credential(CredentialKind.PAT, id=cred_id, scopes=scopes))
     if row.kind == "job" and row.repo_id is not None:
-        repo = db.one(
-            "SELECT r.id, r.name, r.owner_id, a.login FROM repositories r"
-            " JOIN accounts a ON a.id = r.owner_id WHERE r.id = :id",
-            id=row.repo_id,
-        )
+        repo = db.one(q.REPOSITORY, id=row.repo_id)
         if repo is None:
             raise _unauthenticated(
                 f"the repository of token {cred_id} no longer exists", cred_id, host
             )
         perms = parse_permissions(row.permissions)
         principal = Principal(
-            PrincipalKind.REPOSITORY, repo=RepoRef(repo[0], f"{repo[3]}/{repo[1]}", repo[2])
+            PrincipalKind.REPOSITORY,
+            repo=RepoRef(repo.id, f"{repo.owner_login}/{repo.name}", repo.owner_id),
         )
         return Identity(
             principal,
@@ -194,53 +178,55 @@ def _identity(db: Reader, row: _Row, host: str) -> Identity:
 
 
 def load_user_principal(db: Reader, user_id: int) -> Principal | None:
-    user = db.one(
-        "SELECT login, site_admin FROM accounts WHERE id = :id AND kind = 'user'", id=user_id
-    )
+    user = db.one(q.ACCOUNT, id=user_id, kind=AccountKind.USER.value)
     if user is None:
         return None
     orgs: dict[int, str] = {}
     teams: set[int] = set()
-    for org_id, role, team_id in db.all(
-        "SELECT org_id, role, NULL FROM org_members WHERE user_id = :id"
-        " UNION ALL SELECT NULL, NULL, team_id FROM team_members WHERE user_id = :id",
-        id=user_id,
-    ):
-        if team_id is not None:
-            teams.add(team_id)
+    for m in db.all(q.MEMBERSHIPS, id=user_id):
+        if m.team_id is not None:
+            teams.add(m.team_id)
         else:
-            orgs[org_id] = role
+            orgs[m.org_id] = m.role
     return Principal(
         PrincipalKind.USER,
         user_id=user_id,
-        login=user[0],
-        site_admin=bool(user[1]),
+        login=user.login,
+        site_admin=bool(user.site_admin),
         org_roles=MappingProxyType(orgs),
         team_ids=frozenset(teams),
     )
 
 
+_KEYS = {p.value for p in JobPermission}
+_LEVELS = {role.label for role in JOB_LEVELS}
+
+
 def parse_permissions(text: str) -> dict[str, str]:
+    """``packages=write,contents=read`` -> {"packages": "write", ...}; "" -> {} (a block that
+    lists nothing). Raises ``InvalidRequestError`` naming the bad item."""
     out: dict[str, str] = {}
     for item in filter(None, (x.strip() for x in text.split(","))):
         key, sep, value = item.partition("=")
-        if not sep or key not in JOB_PERMISSIONS or value not in ("none", "read", "write"):
+        if not sep or key not in _KEYS or value not in _LEVELS:
             raise InvalidRequestError(
                 f"invalid permission {item!r}: expected one of "
-                f"{', '.join(JOB_PERMISSIONS)} = none|read|write"
+                f"{', '.join(sorted(_KEYS))} = {'|'.join(r.label for r in JOB_LEVELS)}"
             )
         out[key] = value
     return out
 
 
-def parse_scopes(text: str) -> frozenset[str]:
-    scopes = frozenset(x.strip() for x in text.split(",") if x.strip())
-    bad = sorted(scopes - set(PAT_SCOPES))
-    if bad or not scopes:
+def parse_scopes(text: str) -> frozenset[PatScope]:
+    """``read:packages,write:packages`` -> the scopes; at least one, each a ``PatScope``."""
+    given = {x.strip() for x in text.split(",") if x.strip()}
+    known = {s.value for s in PatScope}
+    bad = sorted(given - known)
+    if bad or not given:
         raise InvalidRequestError(
-            f"invalid scopes {', '.join(bad) or '(none)'}: expected some of {', '.join(PAT_SCOPES)}"
+            f"invalid scopes {', '.join(bad) or '(none)'}: expected some of {', '.join(known)}"
         )
-    return scopes
+    return frozenset(PatScope(x) for x in given)
 
 
 def store(conn: Connection, keys: sec.Keys, kind: str, secret: str, **values: object) -> str:
@@ -283,20 +269,47 @@ def create_job_token(
     permissions: dict[str, str],
     ttl: timedelta,
     run_id: str | None = None,
+    minted_by: str | None = None,
 ) -> tuple[str, str, datetime]:
     _, secret = sec.new_secret("job")
     expires = now() + ttl
     cred_id = store(
         conn, keys, "job", secret,
-        repo_id=repo_id, run_id=run_id, expires_at=expires,
+        repo_id=repo_id, run_id=run_id, expires_at=expires, minted_by=minted_by,
         permissions=",".join(f"{k}={v}" for k, v in sorted(permissions.items())),
     )  # fmt: skip
     return cred_id, secret, expires
 
 
-def create_runner(conn: Connection, keys: sec.Keys, name: str) -> tuple[str, str]:
+def create_runner(
+    conn: Connection, keys: sec.Keys, name: str, serves: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """A runner credential serving ``serves`` (owners ``acme`` or repositories ``acme/shop``).
+
+    Returns (public id, secret). A runner mints job tokens only for what it serves.
+    """
     _, secret = sec.new_secret("runner")
-    return store(conn, keys, "runner", secret, name=name), secret
+    cred_id = store(conn, keys, "runner", secret, name=name)
+    for target in serves:
+        add_runner_scope(conn, cred_id, target)
+    return cred_id, secret
+
+
+def add_runner_scope(conn: Connection, runner_id: str, target: str) -> None:
+    """Let the runner serve ``target``: an owner (all its repositories) or one repository."""
+    found = conn.execute(
+        select(s.credentials.c.id).where(
+            s.credentials.c.id == runner_id, s.credentials.c.kind == "runner"
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no runner {runner_id}")
+    if "/" in target:
+        repo = service.repo_id(conn, target)
+        owner = service.require_account(conn, target.partition("/")[0])
+    else:
+        repo, owner = None, service.require_account(conn, target)
+    insert_ignore(conn, s.runner_scopes, runner_id=runner_id, owner_id=owner, repo_id=repo)
 
 
 def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
@@ -309,7 +322,7 @@ def authenticate_runner(db: Reader, keys: sec.Keys, secret: str) -> str:
         or row.revoked_at is not None
         or not sec.matches(keys.hash_key, secret, row.secret_hash)
     ):
-        raise UnauthorizedError(f"{UNAUTHENTICATED} A runner credential is required.")
+        raise UnauthorizedError(f"{UNAUTHENTICATED_TEXT} A runner credential is required.")
     return row.id
 
 
@@ -321,16 +334,3 @@ def revoke(conn: Connection, cred_id: str, *, kind: str | None = None) -> None:
         query = query.where(s.credentials.c.kind == kind)
     if conn.execute(query.values(revoked_at=now())).rowcount != 1:
         raise NotFoundError(f"no live token {cred_id}")
-
-
-def touch(conn: Connection, last_used: dict[str, datetime]) -> None:
-    """Record when credentials were last used (batched by the audit writer)."""
-    for cred_id, at in last_used.items():
-        conn.execute(
-            update(s.credentials)
-            .where(
-                s.credentials.c.id == cred_id,
-                (s.credentials.c.last_used_at.is_(None)) | (s.credentials.c.last_used_at < at),
-            )
-            .values(last_used_at=at)
-        )

@@ -12,14 +12,13 @@ import re
 
 from sqlalchemy import Connection, select, update
 
-from cargohold.authz.model import REPO_ROLES
+from cargohold.authz.model import AccountKind, JobDefault, OrgRole, RepoRole, Visibility
 from cargohold.db import schema as s
 from cargohold.db.tx import insert_ignore, now, upsert
 from cargohold.errors import ConflictError, InvalidRequestError, NotFoundError
 
 LOGIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
-VISIBILITIES = ("public", "private", "internal")
 
 
 def _check_login(login: str) -> str:
@@ -30,33 +29,36 @@ def _check_login(login: str) -> str:
     return login
 
 
-def create_account(conn: Connection, login: str, kind: str, *, site_admin: bool = False) -> int:
+def create_account(
+    conn: Connection, login: str, kind: AccountKind | str, *, site_admin: bool = False
+) -> int:
+    kind = AccountKind(kind)
     _check_login(login)
     if account_id(conn, login) is not None:
         raise ConflictError(f"the name {login!r} is taken")
     result = conn.execute(
         s.accounts.insert().values(
             login=login,
-            kind=kind,
+            kind=kind.value,
             site_admin=site_admin,
-            member_create_visibilities="public,private,internal" if kind == "org" else None,
-            default_visibility="private",
+            member_create_visibilities=",".join(Visibility) if kind is AccountKind.ORG else None,
+            default_visibility=Visibility.PRIVATE.value,
             inherit_default=True,
-            default_job_permission="restricted",
+            default_job_permission=JobDefault.RESTRICTED.value,
             created_at=now(),
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def account_id(conn: Connection, login: str, kind: str | None = None) -> int | None:
+def account_id(conn: Connection, login: str, kind: AccountKind | None = None) -> int | None:
     query = select(s.accounts.c.id).where(s.accounts.c.login == login)
     if kind is not None:
         query = query.where(s.accounts.c.kind == kind)
     return conn.execute(query).scalar()
 
 
-def require_account(conn: Connection, login: str, kind: str | None = None) -> int:
+def require_account(conn: Connection, login: str, kind: AccountKind | None = None) -> int:
     found = account_id(conn, login, kind)
     if found is None:
         raise NotFoundError(f"no {kind or 'user or organization'} named {login!r}")
@@ -64,46 +66,43 @@ def require_account(conn: Connection, login: str, kind: str | None = None) -> in
 
 
 def create_org(conn: Connection, login: str, owner: str) -> int:
-    owner_id = require_account(conn, owner, "user")
-    org_id = create_account(conn, login, "org")
-    conn.execute(s.org_members.insert().values(org_id=org_id, user_id=owner_id, role="owner"))
+    owner_id = require_account(conn, owner, AccountKind.USER)
+    org_id = create_account(conn, login, AccountKind.ORG)
+    conn.execute(
+        s.org_members.insert().values(org_id=org_id, user_id=owner_id, role=OrgRole.OWNER.value)
+    )
     return org_id
 
 
-def add_member(conn: Connection, org: str, user: str, role: str) -> None:
-    if role not in ("owner", "member"):
-        raise InvalidRequestError(f"invalid organization role {role!r}: owner or member")
-    org_id = require_account(conn, org, "org")
-    user_id = require_account(conn, user, "user")
-    upsert(conn, s.org_members, ("org_id", "user_id"), org_id=org_id, user_id=user_id, role=role)
+def add_member(conn: Connection, org: str, user: str, role: OrgRole) -> None:
+    org_id = require_account(conn, org, AccountKind.ORG)
+    user_id = require_account(conn, user, AccountKind.USER)
+    upsert(
+        conn, s.org_members, ("org_id", "user_id"), org_id=org_id, user_id=user_id, role=role.value
+    )
 
 
 def set_org_settings(
     conn: Connection,
     org: str,
     *,
-    member_create_visibilities: list[str] | None = None,
-    default_visibility: str | None = None,
+    member_create_visibilities: frozenset[Visibility] | None = None,
+    default_visibility: Visibility | None = None,
     inherit_default: bool | None = None,
-    default_job_permission: str | None = None,
+    default_job_permission: JobDefault | None = None,
 ) -> None:
-    org_id = require_account(conn, org, "org")
+    org_id = require_account(conn, org, AccountKind.ORG)
     values: dict[str, object] = {}
     if member_create_visibilities is not None:
-        bad = [v for v in member_create_visibilities if v not in VISIBILITIES]
-        if bad:
-            raise InvalidRequestError(f"invalid visibility {bad[0]!r}")
-        values["member_create_visibilities"] = ",".join(member_create_visibilities)
+        # Stored in the enum's order, so the text is canonical.
+        listed = [v.value for v in Visibility if v in member_create_visibilities]
+        values["member_create_visibilities"] = ",".join(listed)
     if default_visibility is not None:
-        if default_visibility not in VISIBILITIES:
-            raise InvalidRequestError(f"invalid visibility {default_visibility!r}")
-        values["default_visibility"] = default_visibility
+        values["default_visibility"] = default_visibility.value
     if inherit_default is not None:
         values["inherit_default"] = inherit_default
     if default_job_permission is not None:
-        if default_job_permission not in ("restricted", "permissive"):
-            raise InvalidRequestError("default job permission: restricted or permissive")
-        values["default_job_permission"] = default_job_permission
+        values["default_job_permission"] = default_job_permission.value
     if values:
         conn.execute(update(s.accounts).where(s.accounts.c.id == org_id).values(**values))
 
@@ -117,7 +116,7 @@ def split_team(ref: str) -> tuple[str, str]:
 
 def team_id(conn: Connection, ref: str) -> int:
     org, slug = split_team(ref)
-    org_id = require_account(conn, org, "org")
+    org_id = require_account(conn, org, AccountKind.ORG)
     found = conn.execute(
         select(s.teams.c.id).where(s.teams.c.org_id == org_id, s.teams.c.slug == slug)
     ).scalar()
@@ -129,7 +128,7 @@ def team_id(conn: Connection, ref: str) -> int:
 def create_team(conn: Connection, ref: str) -> int:
     org, slug = split_team(ref)
     _check_login(slug)
-    org_id = require_account(conn, org, "org")
+    org_id = require_account(conn, org, AccountKind.ORG)
     if not insert_ignore(conn, s.teams, org_id=org_id, slug=slug):
         raise ConflictError(f"team {ref!r} exists")
     return team_id(conn, ref)
@@ -137,7 +136,7 @@ def create_team(conn: Connection, ref: str) -> int:
 
 def add_team_member(conn: Connection, ref: str, user: str) -> None:
     tid = team_id(conn, ref)
-    user_id = require_account(conn, user, "user")
+    user_id = require_account(conn, user, AccountKind.USER)
     insert_ignore(conn, s.team_members, team_id=tid, user_id=user_id)
 
 
@@ -164,10 +163,8 @@ def repo_id(conn: Connection, ref: str) -> int:
     return int(found)
 
 
-def create_repo(conn: Connection, ref: str, visibility: str = "private") -> int:
+def create_repo(conn: Connection, ref: str, visibility: Visibility = Visibility.PRIVATE) -> int:
     owner, name = split_repo(ref)
-    if visibility not in VISIBILITIES:
-        raise InvalidRequestError(f"invalid visibility {visibility!r}")
     owner_id = require_account(conn, owner)
     try:
         repo_id(conn, ref)
@@ -177,7 +174,7 @@ def create_repo(conn: Connection, ref: str, visibility: str = "private") -> int:
         raise ConflictError(f"repository {ref!r} exists")
     result = conn.execute(
         s.repositories.insert().values(
-            owner_id=owner_id, name=name, visibility=visibility, created_at=now()
+            owner_id=owner_id, name=name, visibility=visibility.value, created_at=now()
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -197,14 +194,12 @@ def delete_repo(conn: Connection, ref: str) -> int:
 
 
 def add_collaborator(
-    conn: Connection, ref: str, role: str, *, user: str | None = None, team: str | None = None
+    conn: Connection, ref: str, role: RepoRole, *, user: str | None = None, team: str | None = None
 ) -> None:
-    if role not in REPO_ROLES:
-        raise InvalidRequestError(f"invalid repository role {role!r}: {', '.join(REPO_ROLES)}")
     if (user is None) == (team is None):
         raise InvalidRequestError("give exactly one of --user or --team")
     rid = repo_id(conn, ref)
-    uid = require_account(conn, user, "user") if user else None
+    uid = require_account(conn, user, AccountKind.USER) if user else None
     tid = team_id(conn, team) if team else None
     existing = conn.execute(
         select(s.repo_collaborators.c.id).where(
@@ -221,9 +216,11 @@ def add_collaborator(
         conn.execute(
             update(s.repo_collaborators)
             .where(s.repo_collaborators.c.id == existing)
-            .values(role=role)
+            .values(role=role.value)
         )
     else:
         conn.execute(
-            s.repo_collaborators.insert().values(repo_id=rid, user_id=uid, team_id=tid, role=role)
+            s.repo_collaborators.insert().values(
+                repo_id=rid, user_id=uid, team_id=tid, role=role.value
+            )
         )

@@ -11,11 +11,21 @@ half a dozen. Time-based checks (token expiry) are made on every use, never memo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Generic, TypeVar, cast
 
+from cargohold.db.queries import AUTHZ_VERSION
 from cargohold.db.raw import Reader
 
-VERSION_SQL = "SELECT version FROM authz_version WHERE id = 1"
+T = TypeVar("T")
+
+
+class Slot(Generic[T]):
+    """A kind of memoised value (credential lookups, package states, decisions), typed."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class StateMemo:
@@ -26,22 +36,23 @@ class StateMemo:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._version: Any = None
-        self._entries: dict[tuple[str, str], Any] = {}
+        self._version: int | None = None
+        self._entries: dict[tuple[str, str], object] = {}
 
     def sync(self, db: Reader) -> None:
         """Read the current version in ``db``'s transaction; forget everything if it moved."""
-        version = db.scalar(VERSION_SQL)
+        version = db.scalar(AUTHZ_VERSION)
         if version != self._version or version is None:
             self._entries.clear()
             self._version = version
 
-    def get(self, kind: str, key: str) -> Any:
-        return self._entries.get((kind, key))
+    def get(self, slot: Slot[T], key: str) -> T | None:
+        # Only ``put`` writes entries, and it takes a value of the slot's type.
+        return cast("T | None", self._entries.get((slot.name, key)))
 
-    def put(self, kind: str, key: str, value: Any) -> None:
+    def put(self, slot: Slot[T], key: str, value: T) -> None:
         if self._version is None:
             return  # never synced in this transaction: do not memoise
         if len(self._entries) >= self._capacity:
             del self._entries[next(iter(self._entries))]
-        self._entries[(kind, key)] = value
+        self._entries[(slot.name, key)] = value

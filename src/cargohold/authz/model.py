@@ -19,21 +19,30 @@ from typing import Any
 
 __all__ = [
     "ANONYMOUS",
+    "ANONYMOUS_IDENTITY",
     "DELETE_PACKAGES",
+    "JOB_LEVELS",
     "ORG_ROLES",
     "PAT_SCOPES",
     "READ_PACKAGES",
     "REPO_ROLES",
     "REPO_ROLE_TO_ROLE",
     "WRITE_PACKAGES",
+    "AccountKind",
     "Action",
     "Credential",
     "CredentialKind",
+    "Identity",
+    "JobDefault",
+    "JobPermission",
+    "OrgRole",
     "OwnerState",
     "PackageState",
+    "PatScope",
     "Principal",
     "PrincipalKind",
     "RepoRef",
+    "RepoRole",
     "Role",
     "Visibility",
 ]
@@ -96,26 +105,74 @@ class CredentialKind(StrEnum):
     SESSION = "session"  # logged-in UI / admin CLI: the full power of its user, no narrowing
 
 
-READ_PACKAGES = "read:packages"
-WRITE_PACKAGES = "write:packages"
-DELETE_PACKAGES = "delete:packages"
-PAT_SCOPES = (READ_PACKAGES, WRITE_PACKAGES, DELETE_PACKAGES)
+class PatScope(StrEnum):
+    """The scopes a personal access token can carry (GitHub's package scopes)."""
 
-REPO_ROLES = ("read", "triage", "write", "maintain", "admin")
-"""Repository collaborator roles, lowest first."""
+    READ_PACKAGES = "read:packages"
+    WRITE_PACKAGES = "write:packages"
+    DELETE_PACKAGES = "delete:packages"
+
+
+READ_PACKAGES = PatScope.READ_PACKAGES
+WRITE_PACKAGES = PatScope.WRITE_PACKAGES
+DELETE_PACKAGES = PatScope.DELETE_PACKAGES
+PAT_SCOPES = tuple(PatScope)
+
+
+class RepoRole(StrEnum):
+    """Repository collaborator roles, lowest first."""
+
+    READ = "read"
+    TRIAGE = "triage"
+    WRITE = "write"
+    MAINTAIN = "maintain"
+    ADMIN = "admin"
+
+
+REPO_ROLES = tuple(RepoRole)
 
 REPO_ROLE_TO_ROLE: Mapping[str, Role] = MappingProxyType(
     {
-        "read": Role.READ,
-        "triage": Role.READ,
-        "write": Role.WRITE,
-        "maintain": Role.WRITE,
-        "admin": Role.ADMIN,
+        RepoRole.READ: Role.READ,
+        RepoRole.TRIAGE: Role.READ,
+        RepoRole.WRITE: Role.WRITE,
+        RepoRole.MAINTAIN: Role.WRITE,
+        RepoRole.ADMIN: Role.ADMIN,
     }
 )
 """How "Inherit access from source repository" maps repository roles to package roles."""
 
-ORG_ROLES = ("owner", "member")
+
+class OrgRole(StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+ORG_ROLES = tuple(OrgRole)
+
+
+class AccountKind(StrEnum):
+    USER = "user"
+    ORG = "org"
+
+
+class JobPermission(StrEnum):
+    """The keys of a job's ``permissions:`` block that cargohold knows."""
+
+    PACKAGES = "packages"
+    CONTENTS = "contents"
+    METADATA = "metadata"
+
+
+JOB_LEVELS = (Role.NONE, Role.READ, Role.WRITE)
+"""The levels a job permission can have (``none``, ``read``, ``write``)."""
+
+
+class JobDefault(StrEnum):
+    """An owner's default ``GITHUB_TOKEN`` permissions for jobs without a block."""
+
+    RESTRICTED = "restricted"
+    PERMISSIVE = "permissive"
 
 
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
@@ -175,6 +232,27 @@ class Credential:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scopes", frozenset(self.scopes))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request authenticated as: the principal and the credential it used."""
+
+    principal: Principal
+    credential: Credential
+
+    @property
+    def actor(self) -> str:
+        """How the audit log and messages name the caller."""
+        p = self.principal
+        if p.kind is PrincipalKind.USER:
+            return f"user {p.login}"
+        if p.kind is PrincipalKind.REPOSITORY and p.repo is not None:
+            return f"repository {p.repo.full_name}"
+        return "anonymous"
+
+
+ANONYMOUS_IDENTITY = Identity(ANONYMOUS, Credential(CredentialKind.NONE))
 
 
 @dataclass(frozen=True)

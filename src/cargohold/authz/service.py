@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cargohold.accounts.credentials import Identity
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.decide import Allowed, Denied, decide
 from cargohold.authz.loader import load_package
-from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action, OwnerState, PackageState
+from cargohold.authz.memo import Slot, StateMemo
+from cargohold.authz.model import Action, Identity, OwnerState, PackageState
 from cargohold.db.raw import Reader
 from cargohold.db.tx import now
 from cargohold.errors import DeniedError, UnauthorizedError
 from cargohold.oci.names import split_owner
+
+PACKAGES: Slot[PackageState] = Slot("package")
+DECISIONS: Slot[tuple[Allowed | Denied, str]] = Slot("decision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +32,12 @@ class Authorized:
 def state_for(db: Reader, name: str, memo: StateMemo | None = None) -> PackageState:
     """The package's state now (recalled from ``memo`` while ``authz_version`` is unchanged)."""
     if memo is not None:
-        known: PackageState | None = memo.get("package", name)
+        known = memo.get(PACKAGES, name)
         if known is not None:
             return known
     state = _load(db, name)
     if memo is not None:
-        memo.put("package", name, state)
+        memo.put(PACKAGES, name, state)
     return state
 
 
@@ -64,12 +66,12 @@ def authorize(
     # decide() is pure over values that are fixed for one authz_version, so its answer (and
     # the audit reason drawn from it) is too.
     key = f"{identity.credential.id or '-'} {action.value} {name}"
-    known: tuple[Allowed | Denied, str] | None = memo.get("decision", key) if memo else None
+    known = memo.get(DECISIONS, key) if memo else None
     if known is None:
         verdict = decide(identity.principal, identity.credential, action, state, base_url=base_url)
         known = (verdict, _reason(verdict))
         if memo is not None:
-            memo.put("decision", key, known)
+            memo.put(DECISIONS, key, known)
     decision, reason = known
     audit(
         AuditEntry(

@@ -1,36 +1,24 @@
-"""Local mode: the CLI works on the data directory's database directly."""
+"""Local mode: the CLI works on the data directory's database, through the domain services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
-from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
-from cargohold.db import tx
-from cargohold.db.engine import make_engine, migrate
-from cargohold.settings import Settings, load_settings
+from cargohold.services import Services, build
+from cargohold.settings import load_settings
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Local:
-    conn: Connection
-    keys: Keys
-    settings: Settings
-
-
-def run_local(data_dir: str | None, config: str | None, fn: Callable[[Local], T]) -> T:
-    """Run ``fn`` in one write transaction on the data directory's database."""
+def run_local(
+    data_dir: str | None, config: str | None, fn: Callable[[Services], Coroutine[Any, Any, T]]
+) -> T:
+    """Build the services on the data directory (migrating it), run ``fn``, close them."""
     settings = load_settings({"data_dir": data_dir}, config_file=config)
-    engine = make_engine(settings.db_url, pool_size=1)
+    services = build(settings, audit_writer=False, db_threads=1)
     try:
-        migrate(engine)
-        keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
-        with tx.write(engine) as conn:
-            return fn(Local(conn, keys, settings))
+        return asyncio.run(fn(services))
     finally:
-        engine.dispose()
+        services.close()

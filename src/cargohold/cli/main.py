@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 import click
 
+from cargohold.authz.model import JobDefault, OrgRole, RepoRole, Visibility
 from cargohold.cli import manage
-from cargohold.cli.local import Local, run_local
+from cargohold.cli.local import run_local
 from cargohold.cli.workflow import workflow_group
 from cargohold.errors import CargoholdError, ConfigError
+from cargohold.registry.package_settings import PACKAGE_ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,11 +47,11 @@ def emit(result: Any, as_json: bool) -> None:
 def local_command(
     group: click.Group, name: str, action: Callable[..., Any], *params: Callable[[F], F]
 ) -> None:
-    """Register ``name`` under ``group``: parse options, run ``action(local, **options)``."""
+    """Register ``name`` under ``group``: parse options, run ``action(services, **options)``."""
 
     def callback(data_dir: str | None, config: str | None, as_json: bool, **options: Any) -> None:
         try:
-            result = run_local(data_dir, config, lambda local: action(local, **options))
+            result = run_local(data_dir, config, lambda services: action(services, **options))
         except (CargoholdError, ConfigError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -118,9 +120,12 @@ def _groups() -> dict[str, click.Group]:
 G = _groups()
 arg = click.argument
 opt = click.option
-ROLE = click.Choice(["read", "write", "admin"])
-REPO_ROLE = click.Choice(["read", "triage", "write", "maintain", "admin"])
-VIS = click.Choice(["public", "private", "internal"])
+# Choices come from the domain's vocabularies, never from lists of their own.
+ROLE = click.Choice([role.label for role in PACKAGE_ROLES])
+REPO_ROLE = click.Choice([role.value for role in RepoRole])
+ORG_ROLE = click.Choice([role.value for role in OrgRole])
+VIS = click.Choice([v.value for v in Visibility])
+JOB_DEFAULT = click.Choice([d.value for d in JobDefault])
 
 local_command(
     G["user"], "create", manage.user_create, arg("name"), opt("--site-admin", is_flag=True)
@@ -138,7 +143,7 @@ local_command(
     ),
     opt("--default-visibility", type=VIS, default=None),
     opt("--inherit-default", type=click.Choice(["on", "off"]), default=None),
-    opt("--default-job-permission", type=click.Choice(["restricted", "permissive"]), default=None),
+    opt("--default-job-permission", type=JOB_DEFAULT, default=None),
 )
 local_command(
     G["org member"],
@@ -146,7 +151,7 @@ local_command(
     manage.org_member_add,
     arg("org"),
     arg("user"),
-    opt("--role", type=click.Choice(["owner", "member"]), default="member"),
+    opt("--role", type=ORG_ROLE, default=OrgRole.MEMBER.value),
 )
 local_command(G["team"], "create", manage.team_create, arg("team"))
 local_command(G["team member"], "add", manage.team_member_add, arg("team"), arg("user"))
@@ -178,7 +183,14 @@ local_command(
 )
 local_command(G["token"], "revoke", manage.token_revoke, arg("token_id"))
 local_command(G["token"], "list", manage.token_list, opt("--user", default=None))
-local_command(G["runner"], "create", manage.runner_create, arg("name"))
+local_command(
+    G["runner"],
+    "create",
+    manage.runner_create,
+    arg("name"),
+    opt("--serves", multiple=True, help="OWNER or OWNER/NAME the runner mints tokens for"),
+)
+local_command(G["runner"], "serve", manage.runner_serve, arg("runner_id"), arg("target"))
 local_command(
     G["job-token"],
     "create",
@@ -269,4 +281,4 @@ def main() -> None:
     cli(prog_name="cargohold")
 
 
-__all__ = ["Local", "cli", "main"]
+__all__ = ["cli", "main"]

@@ -14,9 +14,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +29,9 @@ from cargohold.workflow.runner import RunEnv, run_workflow
 from cargohold.workflow.source import WorkflowError
 from cargohold.workflow.tokens import HttpTokenIssuer, JobToken, TokenError, TokenIssuer
 
+if TYPE_CHECKING:
+    from cargohold.registry.access_service import JobOutlook
+
 
 class LocalTokenIssuer:
     """Mints and revokes job tokens on the data directory (no server needed to mint)."""
@@ -41,22 +43,15 @@ class LocalTokenIssuer:
     def mint(
         self, repository: str, permissions: dict[str, str] | None, *, run_id: str, fork: bool
     ) -> JobToken:
-        from cargohold.accounts import jobs
-        from cargohold.cli.local import Local, run_local
+        from cargohold.accounts.token_service import JobTokenRequest
+        from cargohold.cli.local import run_local
         from cargohold.errors import CargoholdError
+        from cargohold.services import Services
 
-        def act(local: Local) -> dict[str, object]:
-            settings = local.settings
-            return jobs.mint(
-                local.conn,
-                local.keys,
-                repository,
-                permissions,
-                timedelta(seconds=settings.job_token_ttl),
-                max_ttl=timedelta(seconds=settings.job_token_max_ttl),
-                run_id=run_id,
-                fork=fork,
-            )
+        request = JobTokenRequest(repository, permissions=permissions, run_id=run_id, fork=fork)
+
+        async def act(svc: Services) -> dict[str, object]:
+            return await svc.tokens.mint_job_token(request)
 
         try:
             data = run_local(self.data_dir, self.config, act)
@@ -73,12 +68,12 @@ class LocalTokenIssuer:
         )
 
     def revoke(self, token_id: str) -> None:
-        from cargohold.accounts import credentials
-        from cargohold.cli.local import Local, run_local
+        from cargohold.cli.local import run_local
         from cargohold.errors import CargoholdError, NotFoundError
+        from cargohold.services import Services
 
-        def act(local: Local) -> None:
-            credentials.revoke(local.conn, token_id, kind="job")
+        async def act(svc: Services) -> None:
+            await svc.tokens.revoke_job_token(token_id)
 
         try:
             run_local(self.data_dir, self.config, act)
@@ -330,41 +325,33 @@ class LocalAccess:
         self.data_dir = data_dir
         self.config = config
 
-    def access(self, package: str, repository: str) -> PackageAccess:
-        from cargohold.cli import manage
+    def _outlook(self, package: str, repository: str) -> JobOutlook:
         from cargohold.cli.local import run_local
         from cargohold.errors import CargoholdError
+        from cargohold.services import Services
+
+        async def act(svc: Services) -> JobOutlook:
+            return await svc.access.job_outlook(package, repository)
 
         try:
-            data = run_local(
-                self.data_dir,
-                self.config,
-                lambda local: manage.why(local, package, None, repository),
-            )
+            return run_local(self.data_dir, self.config, act)
         except CargoholdError as exc:
             raise LookupError(str(exc)) from exc
+
+    def access(self, package: str, repository: str) -> PackageAccess:
+        found = self._outlook(package, repository)
         return PackageAccess(
             package=package,
-            exists=bool(data["exists"]),
-            role=str(data["role"]),
-            sources=[f"{s['kind']}: {s['why']}" for s in data["sources"]],
+            exists=found.exists,
+            role=found.role.label,
+            sources=[f"{x.kind}: {x.description}" for x in found.sources],
         )
 
     def owner_default(self, owner: str, repository: str) -> str | None:
-        from cargohold.cli import manage
-        from cargohold.cli.local import run_local
-        from cargohold.errors import CargoholdError
-
         try:
-            data = run_local(
-                self.data_dir,
-                self.config,
-                lambda local: manage.org_settings(local, owner, None, None, None, None),
-            )
-        except (CargoholdError, LookupError, ValueError):
+            return self._outlook(repository.lower(), repository).owner_default
+        except LookupError:
             return None
-        value = data.get("default_job_permission")
-        return str(value) if value else None
 
 
 @workflow_group.command("lint")

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -125,6 +126,9 @@ packages = Table(
     Column("publisher_user_id", ForeignKey("accounts.id"), nullable=True),
     Column("publisher_repo_id", ForeignKey("repositories.id"), nullable=True),
     Column("created_at", TS, nullable=False),
+    # True from creation until the first manifest: only that push, by the creator, may link the
+    # package by its image's source label (a later writer must never gain a link by a label).
+    Column("source_link_pending", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,
 )
 
@@ -163,6 +167,21 @@ credentials = Table(
     Column("expires_at", TS, nullable=True),
     Column("revoked_at", TS, nullable=True),
     Column("last_used_at", TS, nullable=True),
+    # job tokens minted through the runner API: the runner credential that minted them
+    Column("minted_by", String(40), nullable=True),
+)
+
+# Which owners (all their repositories, repo_id NULL) or repositories a runner credential serves;
+# a runner mints job tokens only for those.
+runner_scopes = Table(
+    "runner_scopes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("runner_id", ForeignKey("credentials.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("repo_id", ForeignKey("repositories.id"), nullable=True),
+    UniqueConstraint("runner_id", "owner_id", "repo_id", name="uq_runner_scopes_target"),
+    sqlite_autoincrement=True,
 )
 
 blobs = Table(
@@ -223,9 +242,12 @@ uploads = Table(
     Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), nullable=False),
     Column("storage_id", String(64), nullable=False),  # the blob store's upload id
     Column("size", BigInteger, nullable=False, default=0),
-    Column("created_by", String(40), nullable=True),  # credential id
+    Column("created_by", String(40), nullable=True),  # credential id; only it may continue
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # A request writing to the session holds the claim; others get 416 (see registry.uploads).
+    Column("claim", String(32), nullable=True),
+    Column("claimed_at", TS, nullable=True),
 )
 
 # One row (id 1) whose version database triggers bump whenever anything the permission decision

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, delete, select
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import insert_ignore, now
@@ -16,12 +17,7 @@ from cargohold.errors import BlobUnknownError, ConflictError
 
 def size_in(db: Reader, package_id: int, digest: str) -> int | None:
     """Size of ``digest`` if the package links it, else None."""
-    size = db.scalar(
-        "SELECT b.size FROM package_blobs pb JOIN blobs b ON b.digest = pb.digest"
-        " WHERE pb.package_id = :p AND pb.digest = :d",
-        p=package_id,
-        d=digest,
-    )
+    size = db.scalar(q.BLOB_SIZE, p=package_id, d=digest)
     return None if size is None else int(size)
 
 

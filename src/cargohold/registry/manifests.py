@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, delete, select
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import insert_ignore, now, upsert
 from cargohold.errors import (
     ConflictError,
     ManifestBlobUnknownError,
+    ManifestInvalidError,
     ManifestUnknownError,
 )
-from cargohold.oci.manifest import ParsedManifest
+from cargohold.oci.manifest import Descriptor, ParsedManifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,45 +35,53 @@ class StoredManifest:
 
 
 def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredManifest:
-    if is_digest:
-        row = db.one(
-            "SELECT digest, media_type, content FROM manifests"
-            " WHERE package_id = :p AND digest = :ref",
-            p=package_id,
-            ref=reference,
-        )
-    else:
-        row = db.one(
-            "SELECT m.digest, m.media_type, m.content FROM tags t JOIN manifests m"
-            " ON m.package_id = t.package_id AND m.digest = t.digest"
-            " WHERE t.package_id = :p AND t.name = :ref",
-            p=package_id,
-            ref=reference,
-        )
+    stmt = q.MANIFEST_BY_DIGEST if is_digest else q.MANIFEST_BY_TAG
+    row = db.one(stmt, p=package_id, ref=reference)
     if row is None:
         raise ManifestUnknownError(detail={"reference": reference})
-    return StoredManifest(row[0], row[1], bytes(row[2]))
+    return StoredManifest(row.digest, row.media_type, bytes(row.content))
+
+
+def _stored_sizes(
+    conn: Connection, package_id: int, digests: set[str], blob: bool
+) -> dict[str, int]:
+    if blob:
+        pb, b = s.package_blobs.c, s.blobs.c
+        query = (
+            select(pb.digest, b.size)
+            .join_from(s.package_blobs, s.blobs, b.digest == pb.digest)
+            .where(pb.package_id == package_id, pb.digest.in_(digests))
+        )
+    else:
+        m = s.manifests.c
+        query = select(m.digest, m.size).where(m.package_id == package_id, m.digest.in_(digests))
+    return {row.digest: int(row.size) for row in conn.execute(query)}
 
 
 def _require_present(
-    conn: Connection, table: Table, package_id: int, digests: list[str], what: str
+    conn: Connection, package_id: int, refs: list[Descriptor], *, blob: bool, what: str
 ) -> None:
-    """Raise MANIFEST_BLOB_UNKNOWN naming the first of ``digests`` the package lacks."""
-    if not digests:
+    """Every descriptor must name content of the package, with exactly its stored size.
+
+    Raises MANIFEST_BLOB_UNKNOWN naming the first missing digest, and MANIFEST_INVALID for a
+    size that differs from the stored one: a size is what readers of the manifest (this server
+    included) trust to bound what they read.
+    """
+    if not refs:
         return
-    have = set(
-        conn.execute(
-            select(table.c.digest).where(
-                table.c.package_id == package_id, table.c.digest.in_(set(digests))
+    have = _stored_sizes(conn, package_id, {str(d.digest) for d in refs}, blob)
+    for ref in refs:
+        digest = str(ref.digest)
+        if digest not in have:
+            raise ManifestBlobUnknownError(
+                f"{what} {digest}, which is not in this repository", detail={"digest": digest}
             )
-        ).scalars()
-    )
-    missing = [d for d in digests if d not in have]
-    if missing:
-        raise ManifestBlobUnknownError(
-            f"{what} {missing[0]}, which is not in this repository",
-            detail={"digest": missing[0]},
-        )
+        if have[digest] != ref.size:
+            raise ManifestInvalidError(
+                f"manifest invalid: {what} {digest} with size {ref.size}, but it has "
+                f"{have[digest]} bytes",
+                detail={"digest": digest, "size": ref.size, "stored": have[digest]},
+            )
 
 
 def put(
@@ -86,10 +96,13 @@ def put(
 
     Raises ``ManifestBlobUnknownError`` naming the first missing blob or child manifest.
     """
+    blob_descriptors = ([parsed.config] if parsed.config is not None else []) + list(parsed.layers)
+    _require_present(conn, package_id, blob_descriptors, blob=True, what="manifest references blob")
+    _require_present(
+        conn, package_id, list(parsed.manifests), blob=False, what="index references manifest"
+    )
     blob_refs = [str(d) for d in parsed.blob_references()]
     child_refs = [str(d) for d in parsed.manifest_references()]
-    _require_present(conn, s.package_blobs, package_id, blob_refs, "manifest references blob")
-    _require_present(conn, s.manifests, package_id, child_refs, "index references manifest")
     at = now()
     inserted = insert_ignore(
         conn,
@@ -176,48 +189,33 @@ def delete_manifest(conn: Connection, package_id: int, digest: str) -> None:
 
 
 def list_tags(db: Reader, package_id: int, n: int | None, last: str | None) -> list[str]:
-    rows = db.all(
-        "SELECT name FROM tags WHERE package_id = :p AND name > :last ORDER BY name"
-        + ("" if n is None else " LIMIT :n"),
-        p=package_id,
-        last=last or "",
-        n=n,
-    )
-    return [r[0] for r in rows]
+    if n is None:
+        rows = db.all(q.TAGS_AFTER, p=package_id, last=last or "")
+    else:
+        rows = db.all(q.TAGS_PAGE, p=package_id, last=last or "", n=n)
+    return [r.name for r in rows]
 
 
 def referrers(
     db: Reader, package_id: int, subject: str, artifact_type: str | None
 ) -> list[dict[str, object]]:
     """Descriptors of the manifests whose subject is ``subject``, for the referrers index."""
-    sql = (
-        "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"
-        " WHERE package_id = :p AND subject_digest = :subject"
-    )
-    if artifact_type is not None:
-        sql += " AND artifact_type = :artifact_type"
-    rows = db.all(
-        sql + " ORDER BY created_at, digest",
-        p=package_id,
-        subject=subject,
-        artifact_type=artifact_type,
-    )
+    if artifact_type is None:
+        rows = db.all(q.REFERRERS, p=package_id, subject=subject)
+    else:
+        rows = db.all(
+            q.REFERRERS_OF_TYPE, p=package_id, subject=subject, artifact_type=artifact_type
+        )
     out: list[dict[str, object]] = []
-    for digest, media_type, size, art, notes in rows:
-        desc: dict[str, object] = {"mediaType": media_type, "digest": digest, "size": size}
-        if art:
-            desc["artifactType"] = art
-        if notes:
-            desc["annotations"] = json.loads(notes)
+    for row in rows:
+        desc: dict[str, object] = {
+            "mediaType": row.media_type,
+            "digest": row.digest,
+            "size": row.size,
+        }
+        if row.artifact_type:
+            desc["artifactType"] = row.artifact_type
+        if row.annotations:
+            desc["annotations"] = json.loads(row.annotations)
         out.append(desc)
     return out
-
-
-def catalog(db: Reader, n: int | None, last: str | None) -> list[str]:
-    rows = db.all(
-        "SELECT name FROM packages WHERE name > :last ORDER BY name"
-        + ("" if n is None else " LIMIT :n"),
-        last=last or "",
-        n=n,
-    )
-    return [r[0] for r in rows]

@@ -1,21 +1,73 @@
-"""Package settings: visibility, link, inheritance, "Manage access", "Manage Actions access".
+"""Package settings in one transaction: visibility, link, inheritance, "Manage access",
+"Manage Actions access", and the settings page as data.
 
-GHCR offers these only in its web UI; cargohold offers them to the CLI and the REST API through
-these functions. Callers authorize first (``Action.ADMIN`` on the package).
+Callers authorize first (``Action.ADMIN`` on the package); ``PackageSettingsService`` does so
+for an acting identity.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, delete, select, update
 
 from cargohold.accounts import service
+from cargohold.authz.model import AccountKind, Role, Visibility
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import upsert
 from cargohold.errors import InvalidRequestError, NotFoundError
 from cargohold.registry import packages
 
-PACKAGE_ROLES = ("read", "write", "admin")
+PACKAGE_ROLES = (Role.READ, Role.WRITE, Role.ADMIN)
+"""The roles a grant can give (``Role.NONE`` is no grant)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One "Manage access" entry: a user or a team (``org/team``) and its role."""
+
+    role: Role
+    user: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionsAccess:
+    repository: str  # "owner/name", with " (deleted, id N)" when the repository was deleted
+    repository_id: int
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSettings:
+    """Everything on a package's settings page."""
+
+    name: str
+    visibility: Visibility
+    linked_repository: str | None
+    inherit: bool
+    access: tuple[Grant, ...]
+    actions_access: tuple[ActionsAccess, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape the CLI and the APIs print."""
+        return {
+            "name": self.name,
+            "visibility": self.visibility.value,
+            "linked_repository": self.linked_repository,
+            "inherit": self.inherit,
+            "access": [
+                {"user": g.user, "role": g.role.label}
+                if g.user
+                else {"team": g.team, "role": g.role.label}
+                for g in self.access
+            ],
+            "actions_access": [
+                {"repository": a.repository, "repository_id": a.repository_id, "role": a.role.label}
+                for a in self.actions_access
+            ],
+        }
 
 
 def require(conn: Connection, name: str) -> packages.PackageRow:
@@ -25,17 +77,17 @@ def require(conn: Connection, name: str) -> packages.PackageRow:
     return row
 
 
-def _role(role: str) -> str:
+def _role(role: Role) -> str:
     if role not in PACKAGE_ROLES:
-        raise InvalidRequestError(f"invalid package role {role!r}: read, write or admin")
-    return role
+        raise InvalidRequestError(f"invalid package role {role.label!r}: read, write or admin")
+    return role.label
 
 
-def set_visibility(conn: Connection, name: str, visibility: str) -> None:
-    if visibility not in service.VISIBILITIES:
-        raise InvalidRequestError(f"invalid visibility {visibility!r}: public, private or internal")
+def set_visibility(conn: Connection, name: str, visibility: Visibility) -> None:
     row = require(conn, name)
-    conn.execute(update(s.packages).where(s.packages.c.id == row.id).values(visibility=visibility))
+    conn.execute(
+        update(s.packages).where(s.packages.c.id == row.id).values(visibility=visibility.value)
+    )
 
 
 def link(conn: Connection, name: str, repository: str | None) -> None:
@@ -51,7 +103,11 @@ def link(conn: Connection, name: str, repository: str | None) -> None:
             raise InvalidRequestError(
                 f"package {name} can only be linked to a repository of its own owner"
             )
-    conn.execute(update(s.packages).where(s.packages.c.id == row.id).values(linked_repo_id=repo_id))
+    conn.execute(
+        update(s.packages)
+        .where(s.packages.c.id == row.id)
+        .values(linked_repo_id=repo_id, source_link_pending=False)
+    )
 
 
 def set_inherit(conn: Connection, name: str, on: bool) -> None:
@@ -60,14 +116,14 @@ def set_inherit(conn: Connection, name: str, on: bool) -> None:
 
 
 def grant(
-    conn: Connection, name: str, role: str, *, user: str | None = None, team: str | None = None
+    conn: Connection, name: str, role: Role, *, user: str | None = None, team: str | None = None
 ) -> None:
     """Manage access: give a user or (org packages only) a team a role."""
     if (user is None) == (team is None):
         raise InvalidRequestError("give exactly one of --user or --team")
     row = require(conn, name)
-    _role(role)
-    uid = service.require_account(conn, user, "user") if user else None
+    label = _role(role)
+    uid = service.require_account(conn, user, AccountKind.USER) if user else None
     tid = service.team_id(conn, team) if team else None
     if tid is not None:
         org = team.partition("/")[0] if team else ""
@@ -85,10 +141,12 @@ def grant(
     ).scalar()
     if existing is None:
         conn.execute(
-            s.package_grants.insert().values(package_id=row.id, user_id=uid, team_id=tid, role=role)
+            s.package_grants.insert().values(
+                package_id=row.id, user_id=uid, team_id=tid, role=label
+            )
         )
     else:
-        conn.execute(update(s.package_grants).where(g.id == existing).values(role=role))
+        conn.execute(update(s.package_grants).where(g.id == existing).values(role=label))
 
 
 def revoke_grant(
@@ -97,7 +155,7 @@ def revoke_grant(
     row = require(conn, name)
     g = s.package_grants.c
     if user is not None:
-        cond = g.user_id == service.require_account(conn, user, "user")
+        cond = g.user_id == service.require_account(conn, user, AccountKind.USER)
     elif team is not None:
         cond = g.team_id == service.team_id(conn, team)
     else:
@@ -106,7 +164,7 @@ def revoke_grant(
         raise NotFoundError("no such grant")
 
 
-def add_actions_access(conn: Connection, name: str, repository: str, role: str) -> None:
+def add_actions_access(conn: Connection, name: str, repository: str, role: Role) -> None:
     """Manage Actions access: the live repository ``repository`` gets ``role``."""
     row = require(conn, name)
     repo_id = service.repo_id(conn, repository)
@@ -137,45 +195,58 @@ def _repo_label(owner: str, name: str, deleted: object, repo_id: int) -> str:
     return f"{owner}/{name}" + (f" (deleted, id {repo_id})" if deleted is not None else "")
 
 
-def describe(conn: Connection, name: str) -> dict[str, object]:
-    """Everything on the package's settings page, as data."""
-    row = require(conn, name)
-    db = Reader.over(conn)
-    visibility, inherit, linked_id, linked_owner, linked_name, linked_deleted = (
-        db.one(
-            "SELECT p.visibility, p.inherit, r.id, o.login, r.name, r.deleted_at FROM packages p"
-            " LEFT JOIN repositories r ON r.id = p.linked_repo_id"
-            " LEFT JOIN accounts o ON o.id = r.owner_id WHERE p.id = :p",
-            p=row.id,
+def describe(conn: Connection, name: str) -> PackageSettings:
+    """Everything on the package's settings page."""
+    found = require(conn, name)
+    p, r = s.packages.c, s.repositories.c
+    owners = s.accounts.alias("o")
+    pkg = conn.execute(
+        select(p.visibility, p.inherit, r.id, owners.c.login, r.name, r.deleted_at)
+        .select_from(
+            s.packages.outerjoin(s.repositories, r.id == p.linked_repo_id).outerjoin(
+                owners, owners.c.id == r.owner_id
+            )
         )
-        or (None,) * 6
+        .where(p.id == found.id)
+    ).one()
+    users, teams, orgs = s.accounts.alias("u"), s.teams.alias("t"), s.accounts.alias("org")
+    g = s.package_grants.c
+    grants = tuple(
+        Grant(Role.parse(row.role), user=row.user)
+        if row.user
+        else Grant(Role.parse(row.role), team=f"{row.org}/{row.slug}")
+        for row in conn.execute(
+            select(users.c.login.label("user"), teams.c.slug, orgs.c.login.label("org"), g.role)
+            .select_from(
+                s.package_grants.outerjoin(users, users.c.id == g.user_id)
+                .outerjoin(teams, teams.c.id == g.team_id)
+                .outerjoin(orgs, orgs.c.id == teams.c.org_id)
+            )
+            .where(g.package_id == found.id)
+            .order_by(g.id)
+        )
     )
-    grants = [
-        {"user": user, "role": role} if user else {"team": f"{org}/{team}", "role": role}
-        for user, team, org, role in db.all(
-            "SELECT u.login, t.slug, o.login, g.role FROM package_grants g"
-            " LEFT JOIN accounts u ON u.id = g.user_id LEFT JOIN teams t ON t.id = g.team_id"
-            " LEFT JOIN accounts o ON o.id = t.org_id WHERE g.package_id = :p ORDER BY g.id",
-            p=row.id,
+    x = s.package_actions_access.c
+    actions = tuple(
+        ActionsAccess(
+            _repo_label(row.login, row.name, row.deleted_at, row.id), row.id, Role.parse(row.role)
         )
-    ]
-    actions = [
-        {"repository": _repo_label(o, n, d, rid), "repository_id": rid, "role": role}
-        for rid, o, n, d, role in db.all(
-            "SELECT r.id, o.login, r.name, r.deleted_at, x.role FROM package_actions_access x"
-            " JOIN repositories r ON r.id = x.repo_id JOIN accounts o ON o.id = r.owner_id"
-            " WHERE x.package_id = :p ORDER BY r.id",
-            p=row.id,
+        for row in conn.execute(
+            select(r.id, s.accounts.c.login, r.name, r.deleted_at, x.role)
+            .join_from(s.package_actions_access, s.repositories, r.id == x.repo_id)
+            .join(s.accounts, s.accounts.c.id == r.owner_id)
+            .where(x.package_id == found.id)
+            .order_by(r.id)
         )
-    ]
+    )
     linked = (
-        _repo_label(linked_owner, linked_name, linked_deleted, linked_id) if linked_id else None
+        _repo_label(pkg.login, pkg.name, pkg.deleted_at, pkg.id) if pkg.id is not None else None
     )
-    return {
-        "name": name,
-        "visibility": visibility,
-        "linked_repository": linked,
-        "inherit": bool(inherit),
-        "access": grants,
-        "actions_access": actions,
-    }
+    return PackageSettings(
+        name=name,
+        visibility=Visibility(pkg.visibility),
+        linked_repository=linked,
+        inherit=bool(pkg.inherit),
+        access=grants,
+        actions_access=actions,
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import now
@@ -25,8 +26,8 @@ class PackageRow:
 
 
 def find(db: Reader, name: str) -> PackageRow | None:
-    row = db.one("SELECT id, owner_id, visibility FROM packages WHERE name = :name", name=name)
-    return None if row is None else PackageRow(row[0], name, row[1], row[2])
+    row = db.one(q.PACKAGE_BY_NAME, name=name)
+    return None if row is None else PackageRow(row.id, name, row.owner_id, row.visibility)
 
 
 def owner_id(conn: Connection, login: str) -> int | None:
@@ -78,6 +79,7 @@ def create(
             linked_repo_id=linked_repo_id,
             inherit=inherit,
             created_at=now(),
+            source_link_pending=linked_repo_id is None,
         )
     )
     package_id = int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -89,15 +91,6 @@ def create(
             )
         )
     return PackageRow(package_id, name, owner, visibility)
-
-
-def has_versions(conn: Connection, package_id: int) -> bool:
-    return (
-        conn.execute(
-            select(s.manifests.c.digest).where(s.manifests.c.package_id == package_id).limit(1)
-        ).first()
-        is not None
-    )
 
 
 SOURCE_LABEL = "org.opencontainers.image.source"
@@ -131,8 +124,53 @@ def repo_from_source_url(url: str) -> tuple[str, str] | None:
     return (owner, name) if owner and name else None
 
 
-def link_by_source_label(conn: Connection, package: PackageRow, config: bytes) -> bool:
-    """At the package's first version, link it to the repository its source label names.
+@dataclass(frozen=True, slots=True)
+class PendingLink:
+    """A package still waiting for its first version: who published it, who owns it."""
+
+    owner_id: int
+    publisher_user_id: int | None
+    publisher_repo_id: int | None
+
+
+def pending_link(db: Reader, package_id: int) -> PendingLink | None:
+    """The package's publisher if its first version may still link it by label, else None."""
+    row = db.one(q.PENDING_LINK, p=package_id)
+    if row is None:
+        return None
+    return PendingLink(row.owner_id, row.publisher_user_id, row.publisher_repo_id)
+
+
+def consume_source_link(
+    conn: Connection, package_id: int, owner_id: int, config: bytes | None
+) -> bool:
+    """The package's first version: end the pending link, then link by ``config``'s label.
+
+    Called only for the push of the package's creator. Whoever stores the first version ends
+    the pending state, so a later push (by anyone, with any label) never links or changes
+    inheritance; only a package admin does that, through the package settings.
+    """
+    ended = conn.execute(
+        s.packages.update()
+        .where(s.packages.c.id == package_id, s.packages.c.source_link_pending.is_(True))
+        .values(source_link_pending=False)
+    ).rowcount
+    if ended != 1 or config is None:
+        return False
+    return link_by_source_label(conn, package_id, owner_id, config)
+
+
+def end_source_link(conn: Connection, package_id: int) -> None:
+    """A first version by someone other than the creator: no label link, ever."""
+    conn.execute(
+        s.packages.update()
+        .where(s.packages.c.id == package_id, s.packages.c.source_link_pending.is_(True))
+        .values(source_link_pending=False)
+    )
+
+
+def link_by_source_label(conn: Connection, package_id: int, owner_id: int, config: bytes) -> bool:
+    """Link the package to the repository its source label names.
 
     Only a live repository of the same owner is linked; inheritance follows the owner's default
     for new packages. Returns True when a link was made.
@@ -147,7 +185,7 @@ def link_by_source_label(conn: Connection, package: PackageRow, config: bytes) -
         .where(
             s.accounts.c.login == target[0],
             s.repositories.c.name == target[1],
-            s.repositories.c.owner_id == package.owner_id,
+            s.repositories.c.owner_id == owner_id,
             s.repositories.c.deleted_at.is_(None),
         )
     ).first()
@@ -155,7 +193,7 @@ def link_by_source_label(conn: Connection, package: PackageRow, config: bytes) -
         return False
     conn.execute(
         s.packages.update()
-        .where(s.packages.c.id == package.id, s.packages.c.linked_repo_id.is_(None))
+        .where(s.packages.c.id == package_id, s.packages.c.linked_repo_id.is_(None))
         .values(linked_repo_id=row.id, inherit=bool(row.inherit_default))
     )
     return True

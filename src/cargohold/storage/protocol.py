@@ -39,11 +39,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from cargohold.oci.digest import ALGORITHMS
+
 CHUNK_SIZE = 1024 * 1024
 """Size of the chunks ``open_read`` yields and of the reads used to hash uploads."""
 
-DIGEST_HEX_LENGTHS: dict[str, int] = {"sha256": 64, "sha512": 128}
-"""Digest algorithms a blob store accepts, with the length of their lower-hex encoding."""
+DIGEST_HEX_LENGTHS = ALGORITHMS
+"""Digest algorithms a blob store accepts, with the length of their lower-hex encoding (the
+OCI core's table: one definition)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,17 @@ from cargohold.errors import NameInvalidError, NotFoundError, UnsupportedError
 from cargohold.oci.names import validate_name
 from cargohold.oci.routes import Route, RouteKind, match_route
 from cargohold.services import Services
-from cargohold.web import api_access, blobs, health, listing, manifests, runner_api, token, uploads
+from cargohold.web import (
+    api_access,
+    blobs,
+    health,
+    listing,
+    loghygiene,
+    manifests,
+    runner_api,
+    token,
+    uploads,
+)
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
@@ -57,6 +67,7 @@ async def registry(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(services: Services) -> web.Application:
+    loghygiene.install()
     app = web.Application(middlewares=[error_middleware], client_max_size=8 * 1024 * 1024)
     app[SERVICES] = services
     app.router.add_route("GET", "/token", token.token)

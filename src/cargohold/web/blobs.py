@@ -8,25 +8,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cargohold.errors import BlobUnknownError
 from cargohold.oci.digest import Digest
 from cargohold.oci.ranges import parse_range
-from cargohold.registry import blobs
-from cargohold.web.packages import existing_id
 from cargohold.web.pipeline import Ctx
 
 
-async def _size(ctx: Ctx) -> tuple[int, str, int]:
-    digest = str(Digest.parse(ctx.route.reference or ""))
-    package_id = await existing_id(ctx)
-    size = ctx.services.fast(lambda r: blobs.size_in(r, package_id, digest))
-    if size is None:
-        raise BlobUnknownError(detail={"digest": digest})
-    return package_id, digest, size
+def _size(ctx: Ctx) -> tuple[str, int]:
+    blob = ctx.services.blobs.stat(ctx.target, str(Digest.parse(ctx.route.reference or "")))
+    return blob.digest, blob.size
 
 
 async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    _, digest, size = await _size(ctx)
+    digest, size = _size(ctx)
     headers = {
         "Docker-Content-Digest": digest,
         "Content-Type": "application/octet-stream",
@@ -66,6 +59,5 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
 
 
 async def delete(request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    package_id, digest, _ = await _size(ctx)
-    await ctx.services.write(lambda c: blobs.unlink(c, package_id, digest))
+    await ctx.services.blobs.delete(ctx.target, str(Digest.parse(ctx.route.reference or "")))
     return web.Response(status=202, headers={"Content-Length": "0"})

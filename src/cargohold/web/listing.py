@@ -4,64 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cargohold.accounts.credentials import Identity
-from cargohold.authz.decide import Allowed, decide
-from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action
-from cargohold.authz.service import state_for
-from cargohold.db.raw import Reader
 from cargohold.errors import UnauthorizedError
 from cargohold.oci import mediatypes
 from cargohold.oci.digest import Digest
 from cargohold.oci.pagination import next_link, parse_n
-from cargohold.registry import manifests
-from cargohold.web.packages import existing_id
 from cargohold.web.pipeline import Ctx, json_body
 
 DEFAULT_PAGE = 1000
 
 
 async def tags(request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    package_id = await existing_id(ctx)
     n = parse_n(request.query.get("n"))
-    last = request.query.get("last")
-    if n == 0:
-        return json_body({"name": ctx.name, "tags": []})
-    names = ctx.services.fast(lambda r: manifests.list_tags(r, package_id, n, last))
+    names = ctx.services.manifests.tags(ctx.target, n, request.query.get("last"))
     headers = {}
-    if n is not None and len(names) == n:
+    if n and len(names) == n:
         headers["Link"] = next_link(request.path, n, names[-1])
     return json_body({"name": ctx.name, "tags": names}, headers=headers)
-
-
-def _readable_page(
-    db: Reader, identity: Identity, base_url: str, n: int, last: str | None, memo: StateMemo
-) -> list[str]:
-    """The next ``n`` package names after ``last`` that ``identity`` may pull.
-
-    Walks names in order and asks the decision for each; cost grows with the names skipped.
-    """
-    memo.sync(db)
-    out: list[str] = []
-    cursor = last
-    while len(out) < n:
-        batch = manifests.catalog(db, max(n * 2, 100), cursor)
-        if not batch:
-            break
-        for name in batch:
-            verdict = decide(
-                identity.principal,
-                identity.credential,
-                Action.PULL,
-                state_for(db, name, memo),
-                base_url=base_url,
-            )
-            if isinstance(verdict, Allowed):
-                out.append(name)
-                if len(out) == n:
-                    break
-        cursor = batch[-1]
-    return out
 
 
 async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
@@ -72,13 +30,8 @@ async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
         return json_body({"repositories": []})
     page = n if n is not None else DEFAULT_PAGE
     services = ctx.services
-    if not services.settings.auth_enabled:
-        names = services.fast(lambda r: manifests.catalog(r, page, last))
-    else:
-        # Everyone, site admins included, through the one decision: a token only narrows.
-        identity, base = ctx.identity, services.settings.external_url
-        memo = services.memo
-        names = services.fast(lambda r: _readable_page(r, identity, base, page, last, memo))
+    identity = ctx.identity if services.settings.auth_enabled else None
+    names = services.catalog.page(identity, page, last)
     headers = {}
     if len(names) == page:
         headers["Link"] = next_link(request.path, page, names[-1])
@@ -87,9 +40,8 @@ async def catalog(request: web.Request, ctx: Ctx) -> web.StreamResponse:
 
 async def referrers(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     subject = str(Digest.parse(ctx.route.reference or ""))
-    package_id = await existing_id(ctx)
     artifact_type = request.query.get("artifactType")
-    found = ctx.services.fast(lambda r: manifests.referrers(r, package_id, subject, artifact_type))
+    found = ctx.services.manifests.referrers(ctx.target, subject, artifact_type)
     headers: dict[str, str] = {}  # Content-Type: set below (aiohttp refuses both)
     if artifact_type is not None:
         headers["OCI-Filters-Applied"] = "artifactType"

@@ -22,15 +22,14 @@ from typing import Any
 
 from aiohttp import web
 
-from cargohold.accounts import bearer
-from cargohold.accounts.credentials import ANONYMOUS, Identity, authenticate_id, authenticate_secret
-from cargohold.authz.memo import StateMemo
-from cargohold.authz.model import Action, PackageState
+from cargohold.accounts.authn import Presented, Refused, Wants
+from cargohold.authz.model import ANONYMOUS_IDENTITY as ANONYMOUS
+from cargohold.authz.model import Action, Identity, PackageState
 from cargohold.authz.service import Authorized, authorize
 from cargohold.db.raw import Reader
 from cargohold.errors import BlobUnknownError, CargoholdError, DeniedError, UnauthorizedError
 from cargohold.oci.routes import Route, RouteKind
-from cargohold.oci.scopes import Scope, covers
+from cargohold.registry.values import Actor, Target
 from cargohold.services import Services
 
 log = logging.getLogger("cargohold.web")
@@ -54,6 +53,20 @@ class Ctx:
     @property
     def package(self) -> PackageState | None:
         return None if self.authorized is None else self.authorized.package
+
+    @property
+    def target(self) -> Target:
+        """The addressed package as the domain services take it."""
+        return Target(self.name, self.package)
+
+    @property
+    def actor(self) -> Actor:
+        principal = self.identity.principal
+        return Actor(
+            credential_id=self.identity.credential.id,
+            user_id=principal.user_id,
+            repo_id=principal.repo.id if principal.repo is not None else None,
+        )
 
 
 def error_response(err: CargoholdError, request: web.Request) -> web.Response:
@@ -110,20 +123,11 @@ def challenge(services: Services, scope: str | None, error: str | None = None) -
 def scope_for(route: Route) -> str | None:
     if route.name is None or route.action is None:
         return None
-    actions = {"pull": "pull", "push": "pull,push", "delete": "delete"}[route.action]
-    return f"repository:{route.name}:{actions}"
+    return Wants(route.name, Action(route.action)).scope
 
 
-@dataclass(frozen=True, slots=True)
-class Presented:
-    """What the request presented: nothing, a Basic secret, or a verified bearer."""
-
-    secret: str | None = None
-    bearer: bearer.Bearer | None = None
-    bad_bearer: bool = False
-
-
-def presented(request: web.Request, services: Services) -> Presented:
+def presented(request: web.Request) -> Presented:
+    """What the request presented in its Authorization header (nothing is verified here)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
@@ -135,75 +139,47 @@ def presented(request: web.Request, services: Services) -> Presented:
             return Presented(secret="")
         return Presented(secret=decoded.partition(":")[2])
     if scheme == "bearer" and value:
-        verified = services.bearer.verify(value)
-        return Presented(bearer=verified, bad_bearer=verified is None)
+        return Presented(bearer=value)
     return Presented()
 
 
-def identify(db: Reader, services: Services, p: Presented) -> Identity:
-    """The identity behind what the request presented, checked against the current state."""
-    host = services.settings.service_name
-    memo = services.memo
-    memo.sync(db)
-    if p.secret is not None:
-        return authenticate_secret(db, services.keys, p.secret, host, memo)
-    if p.bearer is not None and p.bearer.credential_id is not None:
-        return authenticate_id(db, p.bearer.credential_id, host, memo)
-    return ANONYMOUS
-
-
-def _synced(services: Services, db: Reader) -> StateMemo:
-    services.memo.sync(db)
-    return services.memo
-
-
-def _reject_bad_bearer(services: Services, p: Presented) -> None:
-    if p.bad_bearer:
-        raise UnauthorizedError(
-            "unauthenticated: User cannot be authenticated with the token provided. "
-            "The bearer token is invalid or expired; request a new one from the token endpoint.",
-            headers={"WWW-Authenticate": challenge(services, None, "invalid_token")},
-        )
-
-
-def _check_scope(services: Services, route: Route, p: Presented) -> None:
-    """A bearer token only covers the scopes it was issued for (Docker token auth)."""
-    if p.bearer is None or route.name is None or route.action is None:
-        return
-    granted: tuple[Scope, ...] = p.bearer.scopes
-    if covers(granted, "repository", route.name, route.action) or (
-        route.action == "delete" and covers(granted, "repository", route.name, "*")
-    ):
-        return
-    scope = scope_for(route)
-    raise UnauthorizedError(
-        "authentication required: the bearer token does not cover this repository and action; "
-        f"request a token for scope {scope}",
-        headers={"WWW-Authenticate": challenge(services, scope, "insufficient_scope")},
-    )
-
-
 async def build_ctx(request: web.Request, route: Route) -> Ctx:
+    """Authenticate (one domain call), then authorize the route's action, in one read
+    transaction on the event loop."""
     services = request.app[SERVICES]
     if not services.settings.auth_enabled:
         return Ctx(services, route, ANONYMOUS, None)
-    p = presented(request, services)
-    _reject_bad_bearer(services, p)
-    if route.name is None or route.action is None:
-        return Ctx(services, route, services.fast(lambda r: identify(r, services, p)), None)
-    _check_scope(services, route, p)
-    name, action = route.name, Action(route.action)
+    p = presented(request)
+    wants = (
+        Wants(route.name, Action(route.action))
+        if route.name is not None and route.action is not None
+        else None
+    )
     base_url = services.settings.external_url
 
-    def check(db: Reader) -> tuple[Identity, Authorized]:
-        identity = identify(db, services, p)
+    def check(db: Reader) -> tuple[Identity, Authorized | None]:
+        identity = services.authn.authenticate(db, p, wants)
+        if wants is None:
+            return identity, None
         granted = authorize(
-            db, identity, action, name, base_url=base_url, audit=services.audit, memo=services.memo
+            db,
+            identity,
+            wants.action,
+            wants.name,
+            base_url=base_url,
+            audit=services.audit,
+            memo=services.memo,
         )
         return identity, granted
 
     try:
-        identity, authorized = services.fast(check)
+        identity, authorized = services.read_on_loop(check)
+    except Refused as err:
+        scope = err.scope if err.error == "insufficient_scope" else None
+        if err.error is None:
+            scope = scope_for(route)
+        err.headers.setdefault("WWW-Authenticate", challenge(services, scope, err.error))
+        raise
     except UnauthorizedError as err:
         err.headers.setdefault("WWW-Authenticate", challenge(services, scope_for(route)))
         raise
@@ -217,7 +193,7 @@ async def build_ctx(request: web.Request, route: Route) -> Ctx:
     return Ctx(services, route, identity, authorized)
 
 
-async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | None:
+def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | None:
     """Authorize the same identity for a second package (cross-repository mount source).
 
     Returns None instead of raising when denied: a mount that may not read its source falls
@@ -227,18 +203,21 @@ async def authorize_other(ctx: Ctx, name: str, action: Action) -> Authorized | N
     if not services.settings.auth_enabled:
         return None
     base_url = services.settings.external_url
-    try:
-        return services.fast(
-            lambda r: authorize(
-                r,
-                ctx.identity,
-                action,
-                name,
-                base_url=base_url,
-                audit=services.audit,
-                memo=_synced(services, r),
-            )
+
+    def check(db: Reader) -> Authorized:
+        services.memo.sync(db)  # a new read transaction: the state may have moved on
+        return authorize(
+            db,
+            ctx.identity,
+            action,
+            name,
+            base_url=base_url,
+            audit=services.audit,
+            memo=services.memo,
         )
+
+    try:
+        return services.read_on_loop(check)
     except CargoholdError:
         return None
 

@@ -17,25 +17,25 @@ from typing import Any
 
 from aiohttp import web
 
-from cargohold.accounts import credentials, jobs
+from cargohold.accounts import credentials
+from cargohold.accounts.token_service import JobTokenRequest
 from cargohold.errors import InvalidRequestError, UnauthorizedError
 from cargohold.web.pipeline import SERVICES, json_body, presented
 
 
-async def _runner(request: web.Request) -> str:
+def _runner(request: web.Request) -> str:
+    """The id of the runner credential the request presents, or 401."""
     services = request.app[SERVICES]
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    secret = value.strip() if scheme.lower() == "bearer" else presented(request, services).secret
+    given = presented(request)
+    secret = given.bearer or given.secret
     if not secret:
         raise UnauthorizedError("authentication required: a runner credential is required")
-    given = secret
-    return services.fast(lambda r: credentials.authenticate_runner(r, services.keys, given))
+    return services.tokens.authenticate_runner(secret)
 
 
 async def mint(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    await _runner(request)
+    runner_id = _runner(request)
     try:
         body: Any = json.loads(await request.read() or b"{}")
     except ValueError as exc:
@@ -46,33 +46,27 @@ async def mint(request: web.Request) -> web.StreamResponse:
     if listed is not None:
         if not isinstance(listed, dict):
             raise InvalidRequestError('"permissions" must be an object')
+        # {} is an empty block: every permission none (only a missing block takes the default).
         listed = credentials.parse_permissions(",".join(f"{k}={v}" for k, v in listed.items()))
-    settings = services.settings
-    ttl = body.get("ttl", settings.job_token_ttl)
-    if not isinstance(ttl, int):
+    ttl = body.get("ttl", services.settings.job_token_ttl)
+    if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise InvalidRequestError('"ttl" must be a number of seconds')
     run_id = body.get("run_id")
-    fork = bool(body.get("fork", False))
-    result = await services.write(
-        lambda c: jobs.mint(
-            c,
-            services.keys,
-            body["repository"],
-            listed,
-            timedelta(seconds=ttl),
-            max_ttl=timedelta(seconds=settings.job_token_max_ttl),
-            run_id=None if run_id is None else str(run_id),
-            fork=fork,
-        )
+    request_ = JobTokenRequest(
+        body["repository"],
+        permissions=listed,
+        ttl=timedelta(seconds=ttl),
+        run_id=None if run_id is None else str(run_id),
+        fork=bool(body.get("fork", False)),
     )
+    result = await services.tokens.mint_job_token(request_, runner_id=runner_id)
     return json_body(result, status=201)
 
 
 async def revoke(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    await _runner(request)
-    cred_id = request.match_info["id"]
-    await services.write(lambda c: credentials.revoke(c, cred_id, kind="job"))
+    runner_id = _runner(request)
+    await services.tokens.revoke_job_token(request.match_info["id"], runner_id=runner_id)
     return web.Response(status=204)
 
 

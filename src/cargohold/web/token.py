@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from cargohold.accounts import bearer
-from cargohold.accounts.credentials import authenticate_secret
+from cargohold.accounts.authn import Presented
 from cargohold.oci.scopes import parse_scopes
 from cargohold.web.pipeline import SERVICES, json_body, presented
 
@@ -20,7 +20,7 @@ from cargohold.web.pipeline import SERVICES, json_body, presented
 async def token(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     settings = services.settings
-    p = presented(request, services)
+    p = presented(request)
     scopes_raw = request.query.getall("scope", [])
     secret = p.secret
     if request.method == "POST":
@@ -30,9 +30,8 @@ async def token(request: web.Request) -> web.StreamResponse:
             secret = str(form.get("password", ""))
     cred_id = None
     if secret is not None:
-        host = settings.service_name
-        given = secret
-        identity = services.fast(lambda r: authenticate_secret(r, services.keys, given, host))
+        given = Presented(secret=secret)
+        identity = services.read_on_loop(lambda r: services.authn.authenticate(r, given, None))
         cred_id = identity.credential.id
     scopes = parse_scopes(scopes_raw)
     value, issued, ttl = bearer.issue(

@@ -26,7 +26,8 @@ from cargohold.accounts.jobs import resolve_permissions
         # Without a block, the owner's default applies.
         (None, "restricted", False, {"packages": "read", "contents": "read", "metadata": "read"}),
         (None, "permissive", False, {"packages": "write", "contents": "write", "metadata": "read"}),
-        ({}, "permissive", False, {"packages": "write", "contents": "write", "metadata": "read"}),
+        # An empty block is a block: every permission none (security finding 3).
+        ({}, "permissive", False, {"packages": "none", "contents": "none", "metadata": "none"}),
         # Pull requests from forks get at most read.
         (None, "permissive", True, {"packages": "read", "contents": "read", "metadata": "read"}),
         (

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, text
 
 from cargohold.accounts import credentials, service
 from cargohold.accounts.secrets import derive_keys
+from cargohold.audit.log import touch
+from cargohold.authz.model import OrgRole, RepoRole, Role, Visibility
 from cargohold.db import tx
 from cargohold.db.engine import make_engine, migrate
 from cargohold.registry import package_settings, packages
@@ -56,19 +58,19 @@ def test_each_change_bumps_and_last_use_does_not(engine: Engine) -> None:
         lambda c: service.create_account(c, "alice", "user"),
         lambda c: service.create_org(c, "acme", "alice"),
         lambda c: service.create_account(c, "bob", "user"),
-        lambda c: service.add_member(c, "acme", "bob", "member"),
+        lambda c: service.add_member(c, "acme", "bob", OrgRole.MEMBER),
         lambda c: service.create_team(c, "acme/devs"),
         lambda c: service.add_team_member(c, "acme/devs", "bob"),
         lambda c: service.create_repo(c, "acme/shop"),
-        lambda c: service.add_collaborator(c, "acme/shop", "write", user="bob"),
-        lambda c: service.set_org_settings(c, "acme", default_visibility="internal"),
+        lambda c: service.add_collaborator(c, "acme/shop", RepoRole.WRITE, user="bob"),
+        lambda c: service.set_org_settings(c, "acme", default_visibility=Visibility.INTERNAL),
         lambda c: packages.create(c, "acme/shop", owner=service.require_account(c, "acme")),
-        lambda c: package_settings.set_visibility(c, "acme/shop", "public"),
+        lambda c: package_settings.set_visibility(c, "acme/shop", Visibility.PUBLIC),
         lambda c: package_settings.link(c, "acme/shop", "acme/shop"),
         lambda c: package_settings.set_inherit(c, "acme/shop", True),
-        lambda c: package_settings.grant(c, "acme/shop", "read", user="bob"),
-        lambda c: package_settings.grant(c, "acme/shop", "write", team="acme/devs"),
-        lambda c: package_settings.add_actions_access(c, "acme/shop", "acme/shop", "write"),
+        lambda c: package_settings.grant(c, "acme/shop", Role.READ, user="bob"),
+        lambda c: package_settings.grant(c, "acme/shop", Role.WRITE, team="acme/devs"),
+        lambda c: package_settings.add_actions_access(c, "acme/shop", "acme/shop", Role.WRITE),
         lambda c: package_settings.remove_actions_access(c, "acme/shop", "acme/shop"),
         lambda c: credentials.create_pat(
             c, KEYS, service.require_account(c, "bob"), frozenset({"read:packages"}), None
@@ -80,7 +82,7 @@ def test_each_change_bumps_and_last_use_does_not(engine: Engine) -> None:
 
     def last_use(conn: Connection) -> None:
         cred_id = conn.execute(text("SELECT id FROM credentials")).scalar_one()
-        credentials.touch(conn, {cred_id: datetime.now(UTC)})
+        touch(conn, {cred_id: datetime.now(UTC)})
 
     assert not bumps(engine, last_use)
     assert bumps(

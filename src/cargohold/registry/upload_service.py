@@ -1,0 +1,267 @@
+"""Blob uploads as one call each: open, mount, append a chunk, commit, cancel.
+
+Distribution's shape: the handler parses the request and calls one method; ``commit`` verifies
+the digest, moves the bytes into the store and links the blob into the package (what
+distribution's ``blobWriter.Commit`` does). See ``cargohold.registry.uploads`` for the session
+lifecycle, ownership and the claim that serialises writers.
+
+Bodies are streamed: the caller hands an async iterator of chunks; while a worker thread hashes
+and writes one 4 MiB batch the event loop reads the next, so memory stays flat whatever the
+blob size and hashing overlaps network reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterable
+from datetime import timedelta
+
+from sqlalchemy import Connection
+
+from cargohold.db.runner import Database
+from cargohold.db.tx import now
+from cargohold.errors import DigestInvalidError, RangeInvalidError, SizeInvalidError
+from cargohold.oci.digest import Digest
+from cargohold.registry import blobs, uploads
+from cargohold.registry.janitor import SweepResult, sweep
+from cargohold.registry.package_service import PackageService
+from cargohold.registry.uploads import UploadRow
+from cargohold.registry.values import Actor, BlobRef, Mount, Target, UploadStatus
+from cargohold.storage.protocol import BlobStore
+
+BATCH = 4 * 1024 * 1024
+RENEW_EVERY = uploads.CLAIM_TTL.total_seconds() / 4
+
+
+class UploadService:
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        hashes: uploads.RunningHashes,
+        packages: PackageService,
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._hashes = hashes
+        self._packages = packages
+
+    async def start(
+        self,
+        target: Target,
+        actor: Actor,
+        *,
+        mount: Mount | None = None,
+        digest: Digest | None = None,
+        body: AsyncIterable[bytes] | None = None,
+        length: int | None = None,
+    ) -> BlobRef | UploadStatus:
+        """POST: mount (when ``mount`` names a blob of a readable source), push the whole blob
+        (``digest`` and ``body``), or open a session. Creates the package on first push.
+
+        Returns the blob now in the package, or the new session.
+        """
+        package = await self._packages.for_push(target, actor)
+        if mount is not None:
+            source, wanted = mount.source_id, mount.digest
+            size = await self._db.write(lambda c: blobs.mount(c, package.id, source, wanted))
+            if size is not None:
+                return BlobRef(wanted, size)
+        storage_id = await self._db.blocking(self._store.begin_upload)
+        claimed = digest is not None
+        cred = actor.credential_id
+        upload = await self._db.write(
+            lambda c: uploads.open_session(c, package.id, storage_id, cred, claimed=claimed)
+        )
+        if digest is None:
+            return UploadStatus(upload.id, 0)
+        try:
+            size = await self._receive(upload, body, length)
+        except BaseException:
+            await self._db.write(lambda c: uploads.close(c, upload.id))
+            await self._db.blocking(lambda: self._store.cancel(storage_id))
+            raise
+        return await self._commit(upload, size, digest)
+
+    async def status(self, target: Target, actor: Actor, session: str) -> UploadStatus:
+        """GET: how many bytes the caller's session holds."""
+        package_id = self._packages.existing_id(target)
+        cred = actor.credential_id
+        row = await self._db.write(lambda c: uploads.get(c, package_id, session, cred))
+        return UploadStatus(row.id, row.size)
+
+    async def append(
+        self,
+        target: Target,
+        actor: Actor,
+        session: str,
+        body: AsyncIterable[bytes],
+        *,
+        span: tuple[int, int] | None = None,
+        length: int | None = None,
+    ) -> UploadStatus:
+        """PATCH: append ``body`` where the session ends.
+
+        ``span`` is the Content-Range (first, last) if given: it must start at the session's
+        size and agree with ``length``. Raises ``RangeInvalidError`` (416) when it does not, or
+        when another request is writing to the session; nothing is written or lost then.
+        """
+        package_id = self._packages.existing_id(target)
+        if span is not None and length is not None and length != span[1] - span[0] + 1:
+            raise RangeInvalidError(
+                f"Content-Range {span[0]}-{span[1]} does not match Content-Length {length}"
+            )
+        upload = await self._claim(package_id, session, actor, span[0] if span else None)
+        try:
+            size = await self._receive(upload, body, length)
+            await self._db.write(lambda c: uploads.advance(c, upload, size))
+        except BaseException:
+            await self._release(upload)
+            raise
+        return UploadStatus(upload.id, size)
+
+    async def commit(
+        self,
+        target: Target,
+        actor: Actor,
+        session: str,
+        digest: Digest,
+        body: AsyncIterable[bytes] | None = None,
+        *,
+        length: int | None = None,
+    ) -> BlobRef:
+        """PUT ?digest=: append the final chunk if any, verify, store and link the blob.
+
+        On a digest mismatch the session and its bytes are discarded (DIGEST_INVALID).
+        """
+        package_id = self._packages.existing_id(target)
+        upload = await self._claim(package_id, session, actor, None)
+        try:
+            size = upload.size
+            if body is not None:
+                size = await self._receive(upload, body, length)
+            return await self._commit(upload, size, digest)
+        except BaseException:
+            await self._release(upload)  # a no-op when the session is gone
+            raise
+
+    async def cancel(self, target: Target, actor: Actor, session: str) -> None:
+        """DELETE: drop the session and its bytes."""
+        package_id = self._packages.existing_id(target)
+        upload = await self._claim(package_id, session, actor, None)
+        await self._db.write(lambda c: uploads.close(c, upload.id))
+        await self._db.blocking(lambda: self._store.cancel(upload.storage_id))
+        self._hashes.drop(upload.id)
+
+    async def sweep(self, older_than: timedelta) -> SweepResult:
+        """Remove sessions and temporary objects abandoned for longer than ``older_than``."""
+        store = self._store
+        return await self._db.write(lambda c: sweep(c, store, older_than, now()))
+
+    async def _claim(
+        self, package_id: int, session: str, actor: Actor, offset: int | None
+    ) -> UploadRow:
+        cred = actor.credential_id
+        return await self._db.write(
+            lambda c: uploads.claim(c, package_id, session, cred, offset=offset)
+        )
+
+    async def _release(self, upload: UploadRow) -> None:
+        with contextlib.suppress(Exception):
+            await self._db.write(lambda c: uploads.release(c, upload))
+
+    async def _receive(
+        self, upload: UploadRow, body: AsyncIterable[bytes] | None, length: int | None
+    ) -> int:
+        """Append ``body`` to the claimed upload; returns the new size (not yet recorded).
+
+        On any failure (client gone mid-body, wrong Content-Length) the stored bytes are cut
+        back to ``upload.size``: safe, because this request holds the claim.
+        """
+        store, db = self._store, self._db
+        hasher = self._hashes.take(upload.id, upload.size)
+        if hasher is None and upload.size == 0:
+            hasher = hashlib.sha256()
+        loop = asyncio.get_running_loop()
+        submitted = upload.size
+        pending: asyncio.Future[int] | None = None
+        renewed = loop.time()
+
+        def sink(batch: list[bytes], at: int) -> int:
+            if hasher is not None:
+                for piece in batch:
+                    hasher.update(piece)
+            return store.write(upload.storage_id, at, batch)
+
+        buf: list[bytes] = []
+        buffered = 0
+        try:
+            if body is not None:
+                async for chunk in body:
+                    buf.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= BATCH:
+                        if pending is not None:
+                            await pending
+                        pending = loop.run_in_executor(db.executor, sink, buf, submitted)
+                        submitted += buffered
+                        buf, buffered = [], 0
+                        if loop.time() - renewed > RENEW_EVERY:
+                            await self._renew(upload)
+                            renewed = loop.time()
+            if pending is not None:
+                await pending
+                pending = None
+            if buf:
+                await loop.run_in_executor(db.executor, sink, buf, submitted)
+                submitted += buffered
+            if length is not None and submitted - upload.size != length:
+                raise SizeInvalidError(
+                    f"received {submitted - upload.size} bytes, Content-Length said {length}"
+                )
+        except BaseException:
+            if pending is not None:
+                with contextlib.suppress(BaseException):
+                    await pending
+            await db.blocking(lambda: store.truncate(upload.storage_id, upload.size))
+            raise
+        if hasher is not None:
+            self._hashes.put(upload.id, submitted, hasher)
+        return submitted
+
+    async def _renew(self, upload: UploadRow) -> None:
+        if not await self._db.write(lambda c: uploads.renew(c, upload)):
+            raise RangeInvalidError(
+                "the upload was taken over by another request", detail={"session": upload.id}
+            )
+
+    async def _commit(self, upload: UploadRow, size: int, expected: Digest) -> BlobRef:
+        """Verify the claimed upload against ``expected``, store it, link it, close the session."""
+        store, db = self._store, self._db
+        hasher = self._hashes.take(upload.id, size)
+        if hasher is not None and expected.algorithm == "sha256":
+            computed = f"sha256:{hasher.hexdigest()}"
+        else:
+            computed = await db.blocking(
+                lambda: store.digest_upload(upload.storage_id, expected.algorithm)
+            )
+        if computed != str(expected):
+            await db.blocking(lambda: store.cancel(upload.storage_id))
+            await db.write(lambda c: uploads.close(c, upload.id))
+            raise DigestInvalidError(
+                f"provided digest {expected} did not match uploaded content ({computed}); "
+                "the upload was discarded",
+                detail={"expected": str(expected), "computed": computed},
+            )
+        info = await db.blocking(
+            lambda: store.commit(upload.storage_id, str(expected), hashed=computed, size=size)
+        )
+
+        def record(conn: Connection) -> None:
+            blobs.link(conn, upload.package_id, info.digest, info.size)
+            uploads.close(conn, upload.id)
+
+        await db.write(record)
+        return BlobRef(info.digest, info.size)
