@@ -14,21 +14,19 @@ source that gave it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from cargohold.accounts import service
-from cargohold.accounts.secrets import derive_keys
+from cargohold.authz.model import AccountKind
 from cargohold.cli import manage
-from cargohold.cli.local import Local
-from cargohold.db import tx
-from cargohold.db.engine import make_engine, migrate
 from cargohold.registry import packages
+from cargohold.services import Services, build
 from support.db import reset_postgres
 from support.registry_app import settings_for
 
@@ -42,7 +40,17 @@ REPO_ROLE_MAP = {
 PACKAGE_ROLES = ("read", "write", "admin")
 
 
-def _build_world(local: Local) -> None:
+async def _package(svc: Services, name: str, **kw: Any) -> None:
+    """Create a package as a first push would (owner, publisher), nothing else."""
+    await svc.db.write(lambda c: packages.create(c, name, **kw))
+
+
+async def _in(svc: Services, fn: Any) -> Any:
+    """Run ``fn(conn)`` in one write transaction of the world's database."""
+    return await svc.db.write(fn)
+
+
+async def _build_world(local: Services) -> None:
     """acme (owned by olivia) and alice's namespace, with one subject per source of a role."""
     m = manage
     for user in (
@@ -56,71 +64,71 @@ def _build_world(local: Local) -> None:
         *(f"collab-{r}" for r in REPO_ROLE_MAP),
         *(f"tcollab-{r}" for r in REPO_ROLE_MAP),
     ):
-        m.user_create(local, user, site_admin=False)
-    m.user_create(local, "sam", site_admin=True)
-    m.org_create(local, "acme", "olivia")
+        await m.user_create(local, user, site_admin=False)
+    await m.user_create(local, "sam", site_admin=True)
+    await m.org_create(local, "acme", "olivia")
     for member in ("mark", *(f"tgrant-{r}" for r in PACKAGE_ROLES)):
-        m.org_member_add(local, "acme", member, "member")
+        await m.org_member_add(local, "acme", member, "member")
     for role in REPO_ROLE_MAP:
-        m.org_member_add(local, "acme", f"tcollab-{role}", "member")
+        await m.org_member_add(local, "acme", f"tcollab-{role}", "member")
 
     # Team ids and user ids come from different sequences; keep them apart, so that a loader
     # that files a user grant under teams (or the reverse) cannot be right by coincidence.
     for spare in range(40):
-        m.team_create(local, f"acme/spare-{spare}")
+        await m.team_create(local, f"acme/spare-{spare}")
 
     for repo in ("acme/shop", "acme/other", "acme/plain", "acme/gone", "alice/tool"):
-        m.repo_create(local, repo, "private")
+        await m.repo_create(local, repo, "private")
     for role in PACKAGE_ROLES:
-        m.repo_create(local, f"acme/ci-{role}", "private")
+        await m.repo_create(local, f"acme/ci-{role}", "private")
     for role in REPO_ROLE_MAP:
-        m.repo_collaborator_add(local, "acme/shop", f"collab-{role}", None, role)
-        m.team_create(local, f"acme/rt-{role}")
-        m.team_member_add(local, f"acme/rt-{role}", f"tcollab-{role}")
-        m.repo_collaborator_add(local, "acme/shop", None, f"acme/rt-{role}", role)
+        await m.repo_collaborator_add(local, "acme/shop", f"collab-{role}", None, role)
+        await m.team_create(local, f"acme/rt-{role}")
+        await m.team_member_add(local, f"acme/rt-{role}", f"tcollab-{role}")
+        await m.repo_collaborator_add(local, "acme/shop", None, f"acme/rt-{role}", role)
 
-    acme = service.require_account(local.conn, "acme")
-    pete = service.require_account(local.conn, "pete", "user")
-    alice = service.require_account(local.conn, "alice", "user")
-    other = service.repo_id(local.conn, "acme/other")
+    acme = await _in(local, lambda c: service.require_account(c, "acme"))
+    pete = await _in(local, lambda c: service.require_account(c, "pete", AccountKind.USER))
+    alice = await _in(local, lambda c: service.require_account(c, "alice", AccountKind.USER))
+    other = await _in(local, lambda c: service.repo_id(c, "acme/other"))
 
     # acme/shop: published by pete, linked to acme/shop with inheritance on, and every grant.
-    packages.create(local.conn, "acme/shop", owner=acme, publisher_user_id=pete)
-    m.package_link(local, "acme/shop", "acme/shop", unlink=False)
-    m.package_inherit(local, "acme/shop", "on")
+    await _package(local, "acme/shop", owner=acme, publisher_user_id=pete)
+    await m.package_link(local, "acme/shop", "acme/shop", unlink=False)
+    await m.package_inherit(local, "acme/shop", "on")
     for role in PACKAGE_ROLES:
-        m.package_access_add(local, "acme/shop", f"grant-{role}", None, role)
-        m.team_create(local, f"acme/pt-{role}")
-        m.team_member_add(local, f"acme/pt-{role}", f"tgrant-{role}")
-        m.package_access_add(local, "acme/shop", None, f"acme/pt-{role}", role)
-        m.package_actions_add(local, "acme/shop", f"acme/ci-{role}", role)
+        await m.package_access_add(local, "acme/shop", f"grant-{role}", None, role)
+        await m.team_create(local, f"acme/pt-{role}")
+        await m.team_member_add(local, f"acme/pt-{role}", f"tgrant-{role}")
+        await m.package_access_add(local, "acme/shop", None, f"acme/pt-{role}", role)
+        await m.package_actions_add(local, "acme/shop", f"acme/ci-{role}", role)
     # A repository granted admin and then deleted; a new one takes its name.
-    m.package_actions_add(local, "acme/shop", "acme/gone", "admin")
-    m.repo_delete(local, "acme/gone")
-    m.repo_create(local, "acme/gone", "private")
+    await m.package_actions_add(local, "acme/shop", "acme/gone", "admin")
+    await m.repo_delete(local, "acme/gone")
+    await m.repo_create(local, "acme/gone", "private")
 
     # acme/noinherit: linked to acme/shop, inheritance off.
-    packages.create(local.conn, "acme/noinherit", owner=acme, publisher_user_id=pete)
-    m.package_link(local, "acme/noinherit", "acme/shop", unlink=False)
-    m.package_inherit(local, "acme/noinherit", "off")
+    await _package(local, "acme/noinherit", owner=acme, publisher_user_id=pete)
+    await m.package_link(local, "acme/noinherit", "acme/shop", unlink=False)
+    await m.package_inherit(local, "acme/noinherit", "off")
 
     # acme/orphan: linked to a repository that was deleted afterwards, inheritance on.
-    m.repo_create(local, "acme/old", "private")
-    m.repo_collaborator_add(local, "acme/old", "collab-admin", None, "admin")
-    packages.create(local.conn, "acme/orphan", owner=acme, publisher_user_id=pete)
-    m.package_link(local, "acme/orphan", "acme/old", unlink=False)
-    m.package_inherit(local, "acme/orphan", "on")
-    m.repo_delete(local, "acme/old")
+    await m.repo_create(local, "acme/old", "private")
+    await m.repo_collaborator_add(local, "acme/old", "collab-admin", None, "admin")
+    await _package(local, "acme/orphan", owner=acme, publisher_user_id=pete)
+    await m.package_link(local, "acme/orphan", "acme/old", unlink=False)
+    await m.package_inherit(local, "acme/orphan", "on")
+    await m.repo_delete(local, "acme/old")
 
     # Visibility.
     for visibility in ("public", "internal", "private"):
-        packages.create(local.conn, f"acme/{visibility}", owner=acme, publisher_user_id=pete)
-        m.package_visibility(local, f"acme/{visibility}", visibility)
+        await _package(local, f"acme/{visibility}", owner=acme, publisher_user_id=pete)
+        await m.package_visibility(local, f"acme/{visibility}", visibility)
 
     # Created by a job of acme/other: that repository is its publisher (and gets admin).
-    packages.create(local.conn, "acme/byjob", owner=acme, publisher_repo_id=other)
+    await _package(local, "acme/byjob", owner=acme, publisher_repo_id=other)
     # In a user's namespace.
-    packages.create(local.conn, "alice/tool", owner=alice, publisher_user_id=alice)
+    await _package(local, "alice/tool", owner=alice, publisher_user_id=alice)
 
 
 @dataclass(frozen=True)
@@ -202,28 +210,24 @@ ROWS = [
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Engine, Local]]:
+) -> Iterator[Services]:
     tmp: Path = tmp_path_factory.mktemp("loader")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp / 'loader.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
         reset_postgres(url)
-    engine = make_engine(url)
-    migrate(engine)
-    settings = settings_for(tmp, url)
-    keys = derive_keys("loader test")
-    with tx.write(engine) as conn:
-        _build_world(Local(conn, keys, settings))
-    with tx.write(engine) as conn:
-        yield engine, Local(conn, keys, settings)
-    engine.dispose()
+    svc = build(settings_for(tmp, url), audit_writer=False, db_threads=1)
+    try:
+        asyncio.run(_build_world(svc))
+        yield svc
+    finally:
+        svc.close()
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
-def test_each_source_gives_its_exact_role(world: tuple[Engine, Local], row: Row) -> None:
-    _, local = world
-    answer: dict[str, Any] = manage.why(local, row.package, row.user, row.repository)
+def test_each_source_gives_its_exact_role(world: Services, row: Row) -> None:
+    answer: dict[str, Any] = asyncio.run(manage.why(world, row.package, row.user, row.repository))
     assert answer["role"] == row.role, answer
     assert tuple(sorted(s["kind"] for s in answer["sources"])) == tuple(sorted(row.kinds)), answer
     assert all(s["role"] == row.role for s in answer["sources"]), answer
