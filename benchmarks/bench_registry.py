@@ -1,26 +1,39 @@
-"""Benchmark cargohold against the CNCF distribution registry, one after the other, on loopback.
+"""Benchmark cargohold against the CNCF distribution registry and against the machine's limits.
 
-    .venv/bin/python benchmarks/bench_registry.py [--size-mib 1024] [--auth on|off|both]
+    .venv/bin/python benchmarks/bench_registry.py [--quick] [--size-mib 1024] [--auth on|off|both]
         [--only distribution|cargohold] [--json results.json] [--duration 10] [--repeat 3]
+        [--clients 32] [--layer-mib 64] [--workers 1,2] [--no-limits]
 
-Each server runs alone (2 cores: a server measured while the other idles would share the
-machine), with a fresh data directory, against the same data: one random blob of --size-mib
-MiB generated once on disk and streamed from it (never held in memory), and repository
-``bench/app`` with tags t0..t99, each pointing at its own small manifest.
+Run on demand, never as a test. Each server runs alone on loopback (2 cores: a server measured
+while another works would share the machine), with a fresh data directory, against the same
+data: one random blob of --size-mib MiB generated once on disk and streamed from it (never held
+in memory), and repository ``bench/app`` with tags t0..t99, each its own small manifest.
 
-Figures (median of --repeat runs, for the blob transfers and the loads alike):
+First the machine's limits (limits.py): bare_server.py in its own process sends the blob by
+``os.sendfile`` and, in another, by read + send with a 1 MiB buffer; the better of the two is
+the pull limit. Writing the same bytes with sha256 and an fsync to the same disk is the push
+limit (a bare server receiving a PUT over loopback is printed beside it).
+
+Then per server (median of --repeat runs, for the blob transfers and the loads alike):
 
 - blob push, monolithic: POST then one PUT with the whole body; chunked: PATCH of 10 MiB
   chunks then an empty PUT
 - blob pull, whole; and with 64 MiB Range requests covering the blob
+- server CPU per GiB for push and pull, and the client's (this process) for pull: steadier
+  than MB/s when other work shares the machine, and they show which side limits a transfer
 - manifest GET and tag list requests/s with 50 concurrent connections for --duration s (wrk
   when installed, else aiohttp + uvloop), with the client's CPU reported beside it
 - peak RSS of each server (VmHWM summed over the process and its children, sampled)
+- concurrency (concurrency.py): --clients clients pulling one --layer-mib layer at once, then
+  as many pushing different layers; aggregate MB/s and p50/p99 seconds per transfer, for
+  distribution, cargohold with each --workers value, and the better bare server (the limit)
 
 cargohold runs with ``CARGOHOLD_AUTH_ENABLED=false`` (auth off) and/or with a site-admin
-user and a token (auth on, the docker token flow: Basic -> Bearer). distribution runs without
-authentication either way. Ratios are cargohold / distribution: above 1 is better for
-cargohold on throughput, worse on RSS.
+user and a token (auth on, the docker token flow: Basic -> Bearer). distribution (Debian's
+``docker-registry``) runs without authentication either way. In the table "/limit" is a
+figure over the machine's limit and "/dist" cargohold over distribution: above 1 is better
+for cargohold on throughput, worse on CPU and RSS. A default run takes about 10 minutes on
+2 cores; --quick (256 MiB blob, 16 MiB layers, 3 s loads) about 3.
 """
 
 from __future__ import annotations
@@ -720,15 +733,17 @@ def run_one(srv: Server, blob: Blob, args: argparse.Namespace, work: Path) -> di
     mb, gib = blob.size / 1e6, blob.size / (1 << 30)
 
     def timed(label: str, fn: Callable[[], float]) -> None:
-        times, cpus = [], []
+        times, cpus, client = [], [], []
         for _ in range(args.repeat):
-            c0 = srv.cpu()
+            c0, t0 = srv.cpu(), time.thread_time()
             times.append(fn())
+            client.append((time.thread_time() - t0) * 1000 / gib)
             cpus.append((srv.cpu() - c0) * 1000 / gib)
         res[label] = {
             "mb_s": mb / statistics.median(times),
             "seconds": times,
             "cpu_ms_per_gib": statistics.median(cpus),
+            "client_cpu_ms_per_gib": statistics.median(client),
         }
         print(f"  {label:<22} {res[label]['mb_s']:9.1f} MB/s   runs {fmt_times(times)}   "
               f"server CPU {res[label]['cpu_ms_per_gib']:.0f} ms/GiB", flush=True)  # fmt: skip
@@ -813,6 +828,8 @@ ROWS: list[tuple[str, str, str | None, Callable[[dict[str, Any]], float]]] = [
     ("  server CPU, push mono", "ms/GiB", None,
      lambda r: r["push_monolithic"]["cpu_ms_per_gib"]),
     ("  server CPU, pull whole", "ms/GiB", None, lambda r: r["pull_whole"]["cpu_ms_per_gib"]),
+    ("  client CPU, pull whole", "ms/GiB", None,
+     lambda r: r["pull_whole"]["client_cpu_ms_per_gib"]),
     ("manifest GET", "req/s", None, lambda r: r["manifest_get"]["rps"]),
     ("tag list", "req/s", None, lambda r: r["tag_list"]["rps"]),
     ("peak RSS", "MiB", None, lambda r: r["peak_rss_bytes"] / MIB),
@@ -852,7 +869,8 @@ def table(results: list[dict[str, Any]], lim: dict[str, Any] | None) -> str:
         if lim:
             row.append(f"{limit:,.1f}" if limit else "")
             if unit == "ms/GiB" and "pull" in label:
-                row[-1] = f"{lim['pull_whole']['cpu_ms_per_gib']:,.0f}"
+                key = "client_cpu_ms_per_gib" if "client" in label else "cpu_ms_per_gib"
+                row[-1] = f"{lim['pull_whole'][key]:,.0f}"
         for r in results:
             v = get(r)
             row.append(f"{v:,.0f}" if unit in ("req/s", "ms/GiB") else f"{v:,.1f}")

@@ -110,15 +110,17 @@ def measure(
             for label, run in transfers.items():
                 if label.startswith("push") and method != "readsend":
                     continue  # one receiving server is enough; the send method plays no part
-                times, cpus = [], []
+                times, cpus, client = [], [], []
                 for _ in range(repeat):
-                    c0 = cpu(bare.proc.pid)
+                    c0, t0 = cpu(bare.proc.pid), time.thread_time()
                     times.append(run(bare.url))
+                    client.append((time.thread_time() - t0) * 1000 / gib)
                     cpus.append((cpu(bare.proc.pid) - c0) * 1000 / gib)
                 figures[label] = {
                     "mb_s": mb / statistics.median(times),
                     "seconds": times,
                     "cpu_ms_per_gib": statistics.median(cpus),
+                    "client_cpu_ms_per_gib": statistics.median(client),
                 }
                 print(f"  {bare.name:<14} {label:<16} {figures[label]['mb_s']:9.1f} MB/s   "
                       f"runs {' '.join(f'{t:.2f}s' for t in times)}", flush=True)  # fmt: skip
