@@ -1,26 +1,39 @@
-"""Benchmark cargohold against the CNCF distribution registry, one after the other, on loopback.
+"""Benchmark cargohold against the CNCF distribution registry and against the machine's limits.
 
-    .venv/bin/python benchmarks/bench_registry.py [--size-mib 1024] [--auth on|off|both]
+    .venv/bin/python benchmarks/bench_registry.py [--quick] [--size-mib 1024] [--auth on|off|both]
         [--only distribution|cargohold] [--json results.json] [--duration 10] [--repeat 3]
+        [--clients 32] [--layer-mib 64] [--workers 1,2] [--no-limits]
 
-Each server runs alone (2 cores: a server measured while the other idles would share the
-machine), with a fresh data directory, against the same data: one random blob of --size-mib
-MiB generated once on disk and streamed from it (never held in memory), and repository
-``bench/app`` with tags t0..t99, each pointing at its own small manifest.
+Run on demand, never as a test. Each server runs alone on loopback (2 cores: a server measured
+while another works would share the machine), with a fresh data directory, against the same
+data: one random blob of --size-mib MiB generated once on disk and streamed from it (never held
+in memory), and repository ``bench/app`` with tags t0..t99, each its own small manifest.
 
-Figures (median of --repeat runs, for the blob transfers and the loads alike):
+First the machine's limits (limits.py): bare_server.py in its own process sends the blob by
+``os.sendfile`` and, in another, by read + send with a 1 MiB buffer; the better of the two is
+the pull limit. Writing the same bytes with sha256 and an fsync to the same disk is the push
+limit (a bare server receiving a PUT over loopback is printed beside it).
+
+Then per server (median of --repeat runs, for the blob transfers and the loads alike):
 
 - blob push, monolithic: POST then one PUT with the whole body; chunked: PATCH of 10 MiB
   chunks then an empty PUT
 - blob pull, whole; and with 64 MiB Range requests covering the blob
+- server CPU per GiB for push and pull, and the client's (this process) for pull: steadier
+  than MB/s when other work shares the machine, and they show which side limits a transfer
 - manifest GET and tag list requests/s with 50 concurrent connections for --duration s (wrk
   when installed, else aiohttp + uvloop), with the client's CPU reported beside it
 - peak RSS of each server (VmHWM summed over the process and its children, sampled)
+- concurrency (concurrency.py): --clients clients pulling one --layer-mib layer at once, then
+  as many pushing different layers; aggregate MB/s and p50/p99 seconds per transfer, for
+  distribution, cargohold with each --workers value, and the better bare server (the limit)
 
 cargohold runs with ``CARGOHOLD_AUTH_ENABLED=false`` (auth off) and/or with a site-admin
-user and a token (auth on, the docker token flow: Basic -> Bearer). distribution runs without
-authentication either way. Ratios are cargohold / distribution: above 1 is better for
-cargohold on throughput, worse on RSS.
+user and a token (auth on, the docker token flow: Basic -> Bearer). distribution (Debian's
+``docker-registry``) runs without authentication either way. In the table "/limit" is a
+figure over the machine's limit and "/dist" cargohold over distribution: above 1 is better
+for cargohold on throughput, worse on CPU and RSS. A default run takes about 10 minutes on
+2 cores; --quick (256 MiB blob, 16 MiB layers, 3 s loads) about 3.
 """
 
 from __future__ import annotations
@@ -47,7 +60,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import concurrency
+import limits
 
 MIB = 1 << 20
 REPO = "bench/app"
@@ -160,6 +176,21 @@ class RssSampler:
         return sum(self.peaks.values())
 
 
+class Endpoint(Protocol):
+    """What the transfer functions need of a server: a registry, or a bare limit server."""
+
+    name: str
+    url: str
+    auth: Auth
+
+
+@dataclass
+class BareEndpoint:
+    name: str
+    url: str
+    auth: Auth
+
+
 @dataclass
 class Server:
     name: str
@@ -222,9 +253,11 @@ def cargohold_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cargohold"]
 
 
-def start_cargohold(work: Path, auth_on: bool) -> Server:
+def start_cargohold(work: Path, auth_on: bool, workers: int = 1) -> Server:
     name = f"cargohold[auth={'on' if auth_on else 'off'}]"
-    data = work / ("cargohold-auth" if auth_on else "cargohold-noauth")
+    if workers != 1:
+        name = name[:-1] + f",workers={workers}]"
+    data = work / f"cargohold-{'auth' if auth_on else 'noauth'}-w{workers}"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     env = dict(os.environ, CARGOHOLD_AUTH_ENABLED="true" if auth_on else "false")
@@ -232,7 +265,16 @@ def start_cargohold(work: Path, auth_on: bool) -> Server:
     log = data / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*cargohold_cmd(), "serve", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}"],
+            [
+                *cargohold_cmd(),
+                "serve",
+                "--data-dir",
+                str(data),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -365,7 +407,7 @@ class Auth:
 
 
 def call(
-    srv: Server,
+    srv: Endpoint,
     method: str,
     url: str,
     expect: tuple[int, ...],
@@ -382,7 +424,7 @@ def call(
     return status, hdrs, data
 
 
-def location(srv: Server, hdrs: dict[str, str]) -> str:
+def location(srv: Endpoint, hdrs: dict[str, str]) -> str:
     return urllib.parse.urljoin(srv.url + "/", hdrs["location"])
 
 
@@ -418,7 +460,7 @@ def make_blob(path: Path, size: int) -> Blob:
     return Blob(path, size, "sha256:" + h.hexdigest())
 
 
-def push_monolithic(srv: Server, blob: Blob) -> float:
+def push_monolithic(srv: Endpoint, blob: Blob) -> float:
     t0 = time.perf_counter()
     _, hdrs, _ = call(srv, "POST", f"/v2/{REPO}/blobs/uploads/", (202,), body=b"")
     with blob.path.open("rb") as f:
@@ -433,7 +475,7 @@ def push_monolithic(srv: Server, blob: Blob) -> float:
     return time.perf_counter() - t0
 
 
-def push_chunked(srv: Server, blob: Blob, chunk: int) -> float:
+def push_chunked(srv: Endpoint, blob: Blob, chunk: int) -> float:
     t0 = time.perf_counter()
     _, hdrs, _ = call(srv, "POST", f"/v2/{REPO}/blobs/uploads/", (202,), body=b"")
     url = location(srv, hdrs)
@@ -459,7 +501,7 @@ def push_chunked(srv: Server, blob: Blob, chunk: int) -> float:
     return time.perf_counter() - t0
 
 
-def _get_blob(srv: Server, blob: Blob, headers: dict[str, str], expect: int) -> int:
+def _get_blob(srv: Endpoint, blob: Blob, headers: dict[str, str], expect: int) -> int:
     url = urllib.parse.urljoin(srv.url + "/", f"/v2/{REPO}/blobs/{blob.digest}")
     status, hdrs, n = sink_get(url, {**srv.auth.headers(), **headers})
     if status == 307:  # a redirect to the storage backend: follow it, without our auth
@@ -507,7 +549,7 @@ def sink_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], in
     return status, hdrs, got
 
 
-def pull_whole(srv: Server, blob: Blob) -> float:
+def pull_whole(srv: Endpoint, blob: Blob) -> float:
     t0 = time.perf_counter()
     n = _get_blob(srv, blob, {}, 200)
     elapsed = time.perf_counter() - t0
@@ -516,7 +558,7 @@ def pull_whole(srv: Server, blob: Blob) -> float:
     return elapsed
 
 
-def pull_ranges(srv: Server, blob: Blob, piece: int) -> float:
+def pull_ranges(srv: Endpoint, blob: Blob, piece: int) -> float:
     t0 = time.perf_counter()
     total = 0
     for start in range(0, blob.size, piece):
@@ -528,7 +570,7 @@ def pull_ranges(srv: Server, blob: Blob, piece: int) -> float:
     return elapsed
 
 
-def push_small_blob(srv: Server, data: bytes) -> dict[str, Any]:
+def push_small_blob(srv: Endpoint, data: bytes) -> dict[str, Any]:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     _, hdrs, _ = call(srv, "POST", f"/v2/{REPO}/blobs/uploads/", (202,), body=b"")
     call(
@@ -688,13 +730,23 @@ def load_aiohttp(srv: Server, paths: list[str], seconds: float, conns: int) -> d
 
 def run_one(srv: Server, blob: Blob, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     res: dict[str, Any] = {"server": srv.name}
-    mb = blob.size / 1e6
+    mb, gib = blob.size / 1e6, blob.size / (1 << 30)
 
     def timed(label: str, fn: Callable[[], float]) -> None:
-        times = [fn() for _ in range(args.repeat)]
-        res[label] = {"mb_s": mb / statistics.median(times), "seconds": times}
-        print(f"  {label:<22} {res[label]['mb_s']:9.1f} MB/s   runs {fmt_times(times)}",
-              flush=True)  # fmt: skip
+        times, cpus, client = [], [], []
+        for _ in range(args.repeat):
+            c0, t0 = srv.cpu(), time.thread_time()
+            times.append(fn())
+            client.append((time.thread_time() - t0) * 1000 / gib)
+            cpus.append((srv.cpu() - c0) * 1000 / gib)
+        res[label] = {
+            "mb_s": mb / statistics.median(times),
+            "seconds": times,
+            "cpu_ms_per_gib": statistics.median(cpus),
+            "client_cpu_ms_per_gib": statistics.median(client),
+        }
+        print(f"  {label:<22} {res[label]['mb_s']:9.1f} MB/s   runs {fmt_times(times)}   "
+              f"server CPU {res[label]['cpu_ms_per_gib']:.0f} ms/GiB", flush=True)  # fmt: skip
 
     print(f"{srv.name} at {srv.url}", flush=True)
     timed("push_monolithic", lambda: push_monolithic(srv, blob))
@@ -730,67 +782,180 @@ def run_one(srv: Server, blob: Blob, args: argparse.Namespace, work: Path) -> di
     return res
 
 
+def run_concurrency(
+    srv: Endpoint, layers: concurrency.Layers, args: argparse.Namespace
+) -> dict[str, Any]:
+    """--clients pulling one --layer-mib layer at once, then as many pushing different ones."""
+    size = len(layers.base) + concurrency.SUFFIX
+    digest = "sha256:" + hashlib.sha256(layers.base + bytes(concurrency.SUFFIX)).hexdigest()
+    if not isinstance(srv, BareEndpoint):
+        push_small_blob(srv, layers.base + bytes(concurrency.SUFFIX))
+    headers = srv.auth.headers()  # one token for the whole figure (they live ~5 minutes)
+    url = urllib.parse.urljoin(srv.url + "/", f"/v2/{REPO}/blobs/{digest}")
+
+    def get() -> int:
+        status, _, n = sink_get(url, headers)
+        if status != 200:
+            raise RuntimeError(f"GET -> {status}")
+        return n
+
+    pulls = [concurrency.pull_round(get, args.clients, size) for _ in range(args.repeat)]
+    pushes = [
+        concurrency.push_round(srv.url, REPO, headers, layers, args.clients)
+        for _ in range(args.repeat)
+    ]
+    res: dict[str, Any] = {
+        "server": srv.name,
+        "pull": concurrency.summarise(size, args.clients, pulls),
+        "push": concurrency.summarise(size, args.clients, pushes),
+    }
+    print(f"  {srv.name:<34} pull {res['pull']['mb_s']:8.1f} MB/s  p99 {res['pull']['p99_s']:6.2f}s"
+          f"   push {res['push']['mb_s']:8.1f} MB/s  p99 {res['push']['p99_s']:6.2f}s",
+          flush=True)  # fmt: skip
+    return res
+
+
 def fmt_times(times: list[float]) -> str:
     return " ".join(f"{t:.2f}s" for t in times)
 
 
-ROWS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
-    ("blob push, monolithic", "MB/s", lambda r: r["push_monolithic"]["mb_s"]),
-    ("blob push, chunked", "MB/s", lambda r: r["push_chunked"]["mb_s"]),
-    ("blob pull, whole", "MB/s", lambda r: r["pull_whole"]["mb_s"]),
-    ("blob pull, ranges", "MB/s", lambda r: r["pull_ranges"]["mb_s"]),
-    ("manifest GET", "req/s", lambda r: r["manifest_get"]["rps"]),
-    ("tag list", "req/s", lambda r: r["tag_list"]["rps"]),
-    ("peak RSS", "MiB", lambda r: r["peak_rss_bytes"] / MIB),
-]
+# (label, unit, figure key in a result, limit key, get); a limit key of None: no limit.
+ROWS: list[tuple[str, str, str | None, Callable[[dict[str, Any]], float]]] = [
+    ("blob push, monolithic", "MB/s", "push_monolithic", lambda r: r["push_monolithic"]["mb_s"]),
+    ("blob push, chunked", "MB/s", "push_chunked", lambda r: r["push_chunked"]["mb_s"]),
+    ("blob pull, whole", "MB/s", "pull_whole", lambda r: r["pull_whole"]["mb_s"]),
+    ("blob pull, ranges", "MB/s", "pull_ranges", lambda r: r["pull_ranges"]["mb_s"]),
+    ("  server CPU, push mono", "ms/GiB", None,
+     lambda r: r["push_monolithic"]["cpu_ms_per_gib"]),
+    ("  server CPU, pull whole", "ms/GiB", None, lambda r: r["pull_whole"]["cpu_ms_per_gib"]),
+    ("  client CPU, pull whole", "ms/GiB", None,
+     lambda r: r["pull_whole"]["client_cpu_ms_per_gib"]),
+    ("manifest GET", "req/s", None, lambda r: r["manifest_get"]["rps"]),
+    ("tag list", "req/s", None, lambda r: r["tag_list"]["rps"]),
+    ("peak RSS", "MiB", None, lambda r: r["peak_rss_bytes"] / MIB),
+]  # fmt: skip
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    base = next((r for r in results if r["server"] == "distribution"), None)
-    head = ["figure", "unit"]
-    for r in results:
-        head.append(r["server"])
-        if base is not None and r is not base:
-            head.append("ratio")
-    lines = [head]
-    for label, unit, get in ROWS:
-        row = [label, unit]
-        for r in results:
-            v = get(r)
-            row.append(f"{v:,.1f}" if unit != "req/s" else f"{v:,.0f}")
-            if base is not None and r is not base:
-                b = get(base)
-                row.append(f"{v / b:.2f}" if b else "-")
-        lines.append(row)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+def render(lines: list[list[str]], left: int) -> str:
+    """Columns padded to width: the first ``left`` left-aligned, the rest right-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = []
     for n, line in enumerate(lines):
         cells = [
-            c.ljust(w) if i < 2 else c.rjust(w)
+            c.ljust(w) if i < left else c.rjust(w)
             for i, (c, w) in enumerate(zip(line, widths, strict=True))
         ]
-        out.append("  ".join(cells))
+        out.append("  ".join(cells).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
 
 
+def table(results: list[dict[str, Any]], lim: dict[str, Any] | None) -> str:
+    """One row per figure: the limit, then each server with its fraction of the limit
+    ("/limit") and, for cargohold, its ratio to distribution ("/dist")."""
+    base = next((r for r in results if r["server"] == "distribution"), None)
+    head = ["figure", "unit"] + (["limit"] if lim else [])
+    for r in results:
+        head.append(r["server"])
+        if lim:
+            head.append("/limit")
+        if base is not None and r is not base:
+            head.append("/dist")
+    lines = [head]
+    for label, unit, key, get in ROWS:
+        row = [label, unit]
+        limit = float(lim[key]["mb_s"]) if lim and key else None
+        if lim:
+            row.append(f"{limit:,.1f}" if limit else "")
+            if unit == "ms/GiB" and "pull" in label:
+                key = "client_cpu_ms_per_gib" if "client" in label else "cpu_ms_per_gib"
+                row[-1] = f"{lim['pull_whole'][key]:,.0f}"
+        for r in results:
+            v = get(r)
+            row.append(f"{v:,.0f}" if unit in ("req/s", "ms/GiB") else f"{v:,.1f}")
+            if lim:
+                row.append(f"{v / limit:.2f}" if limit else "")
+            if base is not None and r is not base:
+                b = get(base)
+                row.append(f"{v / b:.2f}" if b else "-")
+        lines.append(row)
+    return render(lines, 2)
+
+
+def concurrency_table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    base = next((r for r in results if r["server"] == "distribution"), None)
+    lim = next((r for r in results if r["server"].startswith("bare")), None)
+    head = ["server"]
+    for what in ("pull", "push"):
+        head += [f"{what} MB/s", "/limit", "/dist", "p50 s", "p99 s"]
+    lines = [head]
+    for r in results:
+        row = [r["server"]]
+        for what in ("pull", "push"):
+            v = r[what]["mb_s"]
+            row.append(f"{v:,.1f}")
+            row.append(f"{v / lim[what]['mb_s']:.2f}" if lim and r is not lim else "")
+            row.append(f"{v / base[what]['mb_s']:.2f}" if base and r not in (base, lim) else "")
+            row += [f"{r[what]['p50_s']:.2f}", f"{r[what]['p99_s']:.2f}"]
+        lines.append(row)
+    return (
+        f"{args.clients} clients at once: pulling one {args.layer_mib} MiB layer, pushing "
+        f"different ones (MB/s: median of {args.repeat} rounds; p50/p99 of each transfer)\n"
+        + render(lines, 1)
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1024)")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller and shorter: --size-mib 256 --duration 3 --layer-mib 16\n"
+                        "(explicit options win)")  # fmt: skip
+    p.add_argument("--size-mib", type=int, help="blob size (default 1024)")
     p.add_argument("--auth", choices=["on", "off", "both"], default="both",
                    help="cargohold authentication (default both)")  # fmt: skip
     p.add_argument("--only", choices=["distribution", "cargohold"],
                    help="measure one registry only")  # fmt: skip
     p.add_argument("--json", type=Path, help="write the results as JSON to this path")
-    p.add_argument("--duration", type=float, default=10, help="seconds per load test")
+    p.add_argument("--duration", type=float, help="seconds per load test (default 10)")
     p.add_argument("--connections", type=int, default=50)
-    p.add_argument("--repeat", type=int, default=3, help="runs per blob transfer (median)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each figure (median)")
     p.add_argument("--chunk-mib", type=int, default=10)
     p.add_argument("--range-mib", type=int, default=64)
+    p.add_argument("--clients", type=int, default=32,
+                   help="concurrent clients for the concurrency figure (0: skip it)")  # fmt: skip
+    p.add_argument("--layer-mib", type=int, help="layer size there (default 64)")
+    p.add_argument("--workers", default="1,2",
+                   help="cargohold --workers for the concurrency figure (default 1,2)")  # fmt: skip
+    p.add_argument("--no-limits", action="store_true", help="skip measuring the machine's limits")
     p.add_argument("--aiohttp", action="store_true", help="use aiohttp even if wrk is installed")
     p.add_argument("--workdir", type=Path, help="keep data here instead of a temp dir")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    quick = {"size_mib": 256, "duration": 3.0, "layer_mib": 16}
+    full = {"size_mib": 1024, "duration": 10.0, "layer_mib": 64}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.workers = sorted({int(w) for w in args.workers.split(",") if w.strip()})
+    return args
+
+
+def measure_limits(blob: Blob, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    print("machine limits (bare servers in their own processes; the disk in this one)")
+
+    def bare(url: str) -> BareEndpoint:
+        return BareEndpoint("bare", url, Auth(url, None))
+
+    return limits.measure(
+        blob.path, blob.size, work, args.repeat,
+        {
+            "pull_whole": lambda url: pull_whole(bare(url), blob),
+            "pull_ranges": lambda url: pull_ranges(bare(url), blob, args.range_mib * MIB),
+            "push_monolithic": lambda url: push_monolithic(bare(url), blob),
+        },
+        free_port,
+        lambda pid: cpu_seconds(descendants(pid)),
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -799,39 +964,85 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(work_ctx.name) if work_ctx else args.workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
-        t0 = time.perf_counter()
+        started = t0 = time.perf_counter()
         blob = make_blob(work / "blob.bin", args.size_mib * MIB)
         print(f"blob: {args.size_mib} MiB {blob.digest} ({time.perf_counter() - t0:.1f}s)")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
+              "(other work on the machine makes every figure noisy)")  # fmt: skip
 
+        lim = None if args.no_limits else measure_limits(blob, args, work)
+        auths = {"on": [True], "off": [False], "both": [False, True]}[args.auth]
         starters: list[Callable[[], Server]] = []
         if args.only in (None, "distribution"):
             starters.append(lambda: start_distribution(work))
         if args.only in (None, "cargohold"):
-            for on in {"on": [True], "off": [False], "both": [False, True]}[args.auth]:
+            for on in auths:
                 starters.append(lambda on=on: start_cargohold(work, on))  # type: ignore[misc]
 
-        results = []
+        layers = concurrency.Layers(args.layer_mib * MIB) if args.clients else None
+        results, crowd = [], []
         for start in starters:
             srv = start()
             try:
                 res = run_one(srv, blob, args, work)
+                if layers is not None and (srv.name == "distribution" or 1 in args.workers):
+                    crowd.append(run_concurrency(srv, layers, args))
             finally:
                 _conns.clear()
                 peak = srv.stop()
+                shutil.rmtree(srv.log.parent, ignore_errors=True)  # its data: GiBs
             res["peak_rss_bytes"] = peak
             print(f"  {'peak RSS':<22} {peak / MIB:9.1f} MiB", flush=True)
             results.append(res)
+        if layers is not None:
+            print("concurrency", flush=True)
+            if args.only in (None, "cargohold"):
+                for workers in (w for w in args.workers if w != 1):
+                    srv = start_cargohold(work, auths[0], workers)
+                    try:
+                        crowd.append(run_concurrency(srv, layers, args))
+                    finally:
+                        _conns.clear()
+                        srv.stop()
+                        shutil.rmtree(srv.log.parent, ignore_errors=True)
+            if lim is not None:
+                method = lim["pull_whole"]["method"]
+                layer = work / "layer.bin"
+                layer.write_bytes(layers.base + bytes(concurrency.SUFFIX))
+                bare = limits.start_bare(method, layer, work, free_port())
+                try:
+                    crowd.append(run_concurrency(
+                        BareEndpoint(f"bare {method} (limit)", bare.url, Auth(bare.url, None)),
+                        layers, args))  # fmt: skip
+                finally:
+                    bare.stop()
+            crowd.sort(key=lambda r: (not r["server"].startswith("bare"),
+                                      r["server"] != "distribution"))  # fmt: skip
 
         print()
-        print(table(results))
+        if lim is not None:
+            print(f"limits: pull by {lim['pull_whole']['method']} (sendfile "
+                  f"{lim['methods']['sendfile']['pull_whole']['mb_s']:,.1f}, read+send "
+                  f"{lim['methods']['readsend']['pull_whole']['mb_s']:,.1f} MB/s); push = "
+                  f"write+sha256+fsync to the same disk (a bare server receiving it over "
+                  f"loopback: {lim['push_net']['mb_s']:,.1f} MB/s)")  # fmt: skip
+        print(table(results, lim))
+        if crowd:
+            print()
+            print(concurrency_table(crowd, args))
+        print(f"\n(medians of {args.repeat} runs each; total {time.perf_counter() - started:.0f}s)")
         if args.json:
             doc = {
                 "size_mib": args.size_mib,
                 "repeat": args.repeat,
                 "duration_s": args.duration,
                 "connections": args.connections,
+                "clients": args.clients,
+                "layer_mib": args.layer_mib,
                 "cpus": os.cpu_count(),
+                "limits": lim,
                 "results": results,
+                "concurrency": crowd,
             }
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(doc, indent=2) + "\n")

@@ -22,6 +22,7 @@ from cargohold.web import (
     uploads,
 )
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
+from cargohold.web.sendfile import SENDERS, Senders
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
 
@@ -70,6 +71,7 @@ def create_app(services: Services) -> web.Application:
     loghygiene.install()
     app = web.Application(middlewares=[error_middleware], client_max_size=8 * 1024 * 1024)
     app[SERVICES] = services
+    app[SENDERS] = Senders()
     app.router.add_route("GET", "/token", token.token)
     app.router.add_route("POST", "/token", token.token)
     runner_api.add_routes(app)

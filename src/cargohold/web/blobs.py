@@ -1,7 +1,8 @@
 """Blob GET/HEAD (with Range) and DELETE.
 
-GET streams with the kernel's sendfile where the store has a local path (filesystem), and
-releases the database before the first byte: a slow reader never holds a connection.
+GET sends a local file (filesystem store) with ``web.sendfile``, other stores' bytes through
+aiohttp's writer; either way the database is released before the first byte: a slow reader
+never holds a connection.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from aiohttp import web
 
 from cargohold.oci.digest import Digest
 from cargohold.oci.ranges import parse_range
-from cargohold.web.pipeline import Ctx
+from cargohold.web.pipeline import API_VERSION, Ctx
+from cargohold.web.sendfile import send_file
 
 
 def _size(ctx: Ctx) -> tuple[str, int]:
@@ -40,11 +42,11 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     redirect = store.redirect_url(digest)
     if redirect is not None:
         raise web.HTTPTemporaryRedirect(redirect)
+    # Prepared here, so the headers app.registry adds afterwards would come too late.
+    headers.update(API_VERSION)
     path = store.local_path(digest)
     if path is not None:
-        # aiohttp's FileResponse uses sendfile and serves the (already validated) Range itself.
-        headers.pop("Content-Range", None)
-        return web.FileResponse(path, headers=headers)
+        return await send_file(request, path, status, headers, start, length)
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
     await response.prepare(request)

@@ -1,0 +1,140 @@
+"""The machine's own limits for blob transfers, measured in the same run as the registries.
+
+- pull: bare_server.py in its own process serving the blob by ``os.sendfile`` and, in
+  another, by ``readinto`` a 1 MiB buffer + ``sendall``; each pulled whole and by ranges with
+  the benchmark's own client. The better method is the pull limit (per figure).
+- push: the same bytes written to the same disk with sha256 in 1 MiB blocks and an fsync at
+  the end, in this process, no network (what a registry must do at least); beside it, for
+  reference, bare_server.py receiving a PUT over loopback and doing the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIB = 1 << 20
+BLOCK = 1 * MIB
+BARE = Path(__file__).with_name("bare_server.py")
+
+
+@dataclass
+class Bare:
+    """A bare server process (its own session, so it can be killed with its threads)."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_bare(method: str, blob: Path, work: Path, port: int) -> Bare:
+    upload_dir = work / "bare-uploads"
+    upload_dir.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(BARE), "--port", str(port), "--file", str(blob),
+         "--method", method, "--upload-dir", str(upload_dir)],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bare server ({method}) exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Bare(f"bare {method}", f"http://127.0.0.1:{port}", proc)
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"bare server ({method}) did not listen within 30s")
+
+
+def disk_push(blob: Path, work: Path) -> float:
+    """Seconds to read the blob (page cache), sha256 it and write it to ``work`` with fsync."""
+    src = os.open(blob, os.O_RDONLY)
+    target = work / "disk-push.tmp"
+    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    buffer = bytearray(BLOCK)
+    view = memoryview(buffer)
+    try:
+        t0 = time.perf_counter()
+        hasher = hashlib.sha256()
+        while n := os.readv(src, [buffer]):
+            hasher.update(view[:n])
+            chunk = view[:n]
+            while chunk:
+                chunk = chunk[os.write(dst, chunk) :]
+        os.fsync(dst)
+        hasher.hexdigest()
+        return time.perf_counter() - t0
+    finally:
+        os.close(src)
+        os.close(dst)
+        target.unlink()
+
+
+def measure(
+    blob_path: Path,
+    size: int,
+    work: Path,
+    repeat: int,
+    transfers: dict[str, Callable[[str], float]],
+    free_port: Callable[[], int],
+    cpu: Callable[[int], float],
+) -> dict[str, Any]:
+    """The limits, each the median of ``repeat`` runs, as MB/s (and server CPU ms per GiB).
+
+    ``transfers`` maps a figure (``pull_whole``, ``pull_ranges``, ``push_monolithic``) to a
+    function that runs it against a base URL and returns the seconds it took.
+    """
+    mb, gib = size / 1e6, size / (1 << 30)
+    out: dict[str, Any] = {"methods": {}}
+    for method in ("sendfile", "readsend"):
+        bare = start_bare(method, blob_path, work, free_port())
+        figures: dict[str, Any] = {}
+        try:
+            for label, run in transfers.items():
+                if label.startswith("push") and method != "readsend":
+                    continue  # one receiving server is enough; the send method plays no part
+                times, cpus, client = [], [], []
+                for _ in range(repeat):
+                    c0, t0 = cpu(bare.proc.pid), time.thread_time()
+                    times.append(run(bare.url))
+                    client.append((time.thread_time() - t0) * 1000 / gib)
+                    cpus.append((cpu(bare.proc.pid) - c0) * 1000 / gib)
+                figures[label] = {
+                    "mb_s": mb / statistics.median(times),
+                    "seconds": times,
+                    "cpu_ms_per_gib": statistics.median(cpus),
+                    "client_cpu_ms_per_gib": statistics.median(client),
+                }
+                print(f"  {bare.name:<14} {label:<16} {figures[label]['mb_s']:9.1f} MB/s   "
+                      f"runs {' '.join(f'{t:.2f}s' for t in times)}", flush=True)  # fmt: skip
+        finally:
+            bare.stop()
+        out["methods"][method] = figures
+    times = [disk_push(blob_path, work) for _ in range(repeat)]
+    out["disk_push"] = {"mb_s": mb / statistics.median(times), "seconds": times}
+    print(f"  {'disk':<14} {'write+sha256':<16} {out['disk_push']['mb_s']:9.1f} MB/s   "
+          f"runs {' '.join(f'{t:.2f}s' for t in times)}", flush=True)  # fmt: skip
+    methods = out["methods"]
+    for label in ("pull_whole", "pull_ranges"):
+        best = max(methods, key=lambda m: float(methods[m][label]["mb_s"]))
+        out[label] = {**methods[best][label], "method": best}
+    out["push_net"] = methods["readsend"]["push_monolithic"]
+    out["push_monolithic"] = out["push_chunked"] = out["disk_push"]
+    return out
