@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from cargohold.accounts.account_service import AccountService
+from cargohold.accounts.admin_service import AdminService
 from cargohold.accounts.bearer import Verifier
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
 from cargohold.accounts.token_service import TokenService
@@ -20,6 +21,8 @@ from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
+from cargohold.registry.explain_service import ExplainService
+from cargohold.registry.lifecycle_service import LifecycleService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
@@ -53,6 +56,9 @@ class Services:
     accounts: AccountService
     tokens: TokenService
     audit_log: AuditService
+    lifecycle: LifecycleService
+    explain: ExplainService
+    admin: AdminService
 
     @property
     def engine(self) -> Engine:
@@ -104,9 +110,17 @@ def build(
     keys = derive_keys(load_or_create_server_secret(settings.data_dir, settings.secret_key))
     db = Database(engine, threads)
     hashes = RunningHashes()
-    packages = PackageService(db)
+    window = timedelta(days=settings.restore_window_days)
+    packages = PackageService(db, restore_window=window)
     buffer = AuditBuffer(engine) if settings.auth_enabled and audit_writer else None
     audit = buffer.add if buffer is not None else _no_audit
+    tokens = TokenService(
+        db,
+        keys,
+        job_ttl=timedelta(seconds=settings.job_token_ttl),
+        job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
+        audit=audit,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -123,14 +137,13 @@ def build(
         package_settings=PackageSettingsService(db, base_url=settings.external_url, audit=audit),
         access=AccessService(db),
         accounts=AccountService(db),
-        tokens=TokenService(
-            db,
-            keys,
-            job_ttl=timedelta(seconds=settings.job_token_ttl),
-            job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
-            audit=audit,
-        ),
+        tokens=tokens,
         audit_log=AuditService(db),
+        lifecycle=LifecycleService(
+            db, base_url=settings.external_url, audit=audit, restore_window=window
+        ),
+        explain=ExplainService(db, base_url=settings.external_url, audit=audit),
+        admin=AdminService(db, tokens),
     )
 
 

@@ -53,6 +53,12 @@ class Settings:
     upload_stale_after: int = 86400
     db_threads: int = 8
     log_level: str = "info"
+    # A deleted package or version can be restored for this many days (GitHub: 30); then the
+    # garbage collector purges it and its name becomes free.
+    restore_window_days: int = 30
+    # Built-in TLS (web.tls): PEM certificate chain and key; reloaded on SIGHUP.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def host_port(self) -> tuple[str, int]:

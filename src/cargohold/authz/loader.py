@@ -17,7 +17,8 @@ from cargohold.oci.names import split_owner
 
 _OWNER_AND_PACKAGE = (
     "SELECT a.id, a.kind, a.member_create_visibilities, a.default_visibility, a.inherit_default,"
-    " p.id, p.visibility, p.linked_repo_id, p.inherit, p.publisher_user_id, p.publisher_repo_id"
+    " p.id, p.visibility, p.linked_repo_id, p.inherit, p.publisher_user_id, p.publisher_repo_id,"
+    " p.deleted_at"
     " FROM accounts a LEFT JOIN packages p ON p.owner_id = a.id AND p.name = :name"
     " WHERE a.login = :login"
 )
@@ -77,7 +78,8 @@ def load_package(db: Reader, name: str) -> PackageState | None:
     owner = _owner(login, row)
     if row[5] is None:
         return PackageState(name=name, owner=owner, exists=False)
-    package_id, visibility, linked_id, inherit, publisher_user, publisher_repo = row[5:]
+    package_id, visibility, linked_id, inherit, publisher_user, publisher_repo = row[5:11]
+    deleted_at = row[11]
 
     user_grants: dict[int, Role] = {}
     team_grants: dict[int, Role] = {}
@@ -127,4 +129,5 @@ def load_package(db: Reader, name: str) -> PackageState | None:
         repo_team_roles=MappingProxyType(repo_teams),
         deleted_repos=MappingProxyType(deleted),
         team_names=MappingProxyType(_team_names(db, set(team_grants) | set(repo_teams))),
+        deleted=deleted_at is not None,
     )

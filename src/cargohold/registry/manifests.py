@@ -24,6 +24,7 @@ from cargohold.errors import (
     ManifestUnknownError,
 )
 from cargohold.oci.manifest import Descriptor, ParsedManifest
+from cargohold.registry import lifecycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredM
     if is_digest:
         row = db.one(
             "SELECT digest, media_type, content FROM manifests"
-            " WHERE package_id = :p AND digest = :ref",
+            " WHERE package_id = :p AND digest = :ref AND deleted_at IS NULL",
             p=package_id,
             ref=reference,
         )
@@ -66,7 +67,9 @@ def _stored_sizes(
         )
     else:
         m = s.manifests.c
-        query = select(m.digest, m.size).where(m.package_id == package_id, m.digest.in_(digests))
+        query = select(m.digest, m.size).where(
+            m.package_id == package_id, m.digest.in_(digests), m.deleted_at.is_(None)
+        )
     return {row.digest: int(row.size) for row in conn.execute(query)}
 
 
@@ -129,6 +132,8 @@ def put(
         annotations=json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
         created_at=at,
     )
+    if not inserted:
+        lifecycle.revive_version(conn, package_id, digest)
     if inserted:
         for kind, refs in (("blob", blob_refs), ("manifest", child_refs)):
             for child in dict.fromkeys(refs):
@@ -217,7 +222,7 @@ def referrers(
     """Descriptors of the manifests whose subject is ``subject``, for the referrers index."""
     sql = (
         "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"
-        " WHERE package_id = :p AND subject_digest = :subject"
+        " WHERE package_id = :p AND subject_digest = :subject AND deleted_at IS NULL"
     )
     if artifact_type is not None:
         sql += " AND artifact_type = :artifact_type"
@@ -240,7 +245,7 @@ def referrers(
 
 def catalog(db: Reader, n: int | None, last: str | None) -> list[str]:
     rows = db.all(
-        "SELECT name FROM packages WHERE name > :last ORDER BY name"
+        "SELECT name FROM packages WHERE name > :last AND deleted_at IS NULL ORDER BY name"
         + ("" if n is None else " LIMIT :n"),
         last=last or "",
         n=n,

@@ -22,11 +22,14 @@ class PackageRow:
     name: str
     owner_id: int
     visibility: str
+    deleted: bool = False  # soft-deleted (registry.lifecycle): name reserved, not pullable
 
 
 def find(db: Reader, name: str) -> PackageRow | None:
-    row = db.one("SELECT id, owner_id, visibility FROM packages WHERE name = :name", name=name)
-    return None if row is None else PackageRow(row[0], name, row[1], row[2])
+    row = db.one(
+        "SELECT id, owner_id, visibility, deleted_at FROM packages WHERE name = :name", name=name
+    )
+    return None if row is None else PackageRow(row[0], name, row[1], row[2], row[3] is not None)
 
 
 def owner_id(conn: Connection, login: str) -> int | None:
