@@ -11,6 +11,7 @@ from cargohold.oci.names import validate_name
 from cargohold.oci.routes import Route, RouteKind, match_route
 from cargohold.services import Services
 from cargohold.web import blobs, listing, manifests, runner_api, token, uploads
+from cargohold.web.api import routes as api_routes
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
@@ -62,6 +63,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_route("GET", "/token", token.token)
     app.router.add_route("POST", "/token", token.token)
     runner_api.add_routes(app)
+    api_routes.setup(app)
     app.router.add_route("*", "/v2", registry)
     app.router.add_route("*", "/v2/{tail:.*}", registry)
     return app
