@@ -132,8 +132,9 @@ def put(
         annotations=json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
         created_at=at,
     )
-    if not inserted:
-        lifecycle.revive_version(conn, package_id, digest)
+    # Unconditional: insert_ignore's rowcount is -1 on PostgreSQL (psycopg 3), so "not
+    # inserted" cannot be told from it; the update touches only a deleted row.
+    lifecycle.revive_version(conn, package_id, digest)
     if inserted:
         for kind, refs in (("blob", blob_refs), ("manifest", child_refs)):
             for child in dict.fromkeys(refs):
