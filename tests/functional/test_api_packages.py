@@ -138,7 +138,7 @@ async def test_delete_and_restore_a_version(secured: Registry) -> None:
     deleted = await versions(a, a.alice, "?state=deleted")
     assert [v["name"] for v in deleted] == [a.v2] and deleted[0]["deleted_at"]
     assert deleted[0]["metadata"]["container"]["tags"] == ["v2"]
-    status, body = await get(a, PKG, a.alice)
+    body = (await get(a, PKG, a.alice))[1]
     assert body["version_count"] == 1
     # Deleting again: it is gone already.
     resp = await c.delete(f"{PKG}/versions/{v2['id']}", headers=a.alice)

@@ -101,8 +101,8 @@ def _is_org_owner(conn: Connection, by: Identity, org_id: int) -> bool:
 
 def require_owner_admin(conn: Connection, by: Identity, owner: str, *, write: bool = True) -> int:
     """``by`` administers the namespace ``owner``: it is them, or they own the org (or are a
-    site admin). Returns the owner's account id. An outsider gets NOT_FOUND for an org they are
-    not a member of, so private membership is not probed."""
+    site admin). Returns the owner's account id. (Accounts are public, as on GitHub: an
+    outsider is refused with the explanation, not hidden.)"""
     uid = require_person(by, write=write)
     owner_id = service.account_id(conn, owner)
     if owner_id is None:
