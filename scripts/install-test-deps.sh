@@ -24,6 +24,7 @@ APT_PACKAGES=(
   docker-registry
   postgresql-15
   postgresql-client-15
+  gh
   wrk
 )
 

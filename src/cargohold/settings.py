@@ -71,7 +71,7 @@ class Settings:
             return self.base_url.rstrip("/")
         host, port = self.host_port
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}"
+        return f"{'https' if self.tls_cert else 'http'}://{shown}:{port}"
 
     @property
     def service_name(self) -> str:

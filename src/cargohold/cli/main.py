@@ -73,14 +73,28 @@ def cli() -> None:
 @click.option("--workers", type=int, default=None, help="worker processes")
 @click.option("--data-dir", "data_dir", default=None)
 @click.option("--config", "config", default=None)
+@click.option("--tls-cert", "tls_cert", default=None, help="PEM certificate chain (HTTPS)")
+@click.option("--tls-key", "tls_key", default=None, help="PEM private key (reloaded on SIGHUP)")
 def serve_cmd(
-    listen: str | None, workers: int | None, data_dir: str | None, config: str | None
+    listen: str | None,
+    workers: int | None,
+    data_dir: str | None,
+    config: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Start the registry (SQLite + filesystem under the data directory by default)."""
     from cargohold.cli.serve import serve
 
     try:
-        serve(data_dir=data_dir, config=config, listen=listen, workers=workers)
+        serve(
+            data_dir=data_dir,
+            config=config,
+            listen=listen,
+            workers=workers,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
     except (CargoholdError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

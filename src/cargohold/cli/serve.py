@@ -11,10 +11,23 @@ from cargohold.web.server import serve as run_server
 
 
 def serve(
-    *, data_dir: str | None, config: str | None, listen: str | None, workers: int | None
+    *,
+    data_dir: str | None,
+    config: str | None,
+    listen: str | None,
+    workers: int | None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> None:
     settings = load_settings(
-        {"data_dir": data_dir, "listen": listen, "workers": workers}, config_file=config
+        {
+            "data_dir": data_dir,
+            "listen": listen,
+            "workers": workers,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+        },
+        config_file=config,
     )
     engine = make_engine(settings.db_url, pool_size=1)
     try:

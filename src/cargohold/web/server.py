@@ -20,6 +20,7 @@ from cargohold.db.tx import now
 from cargohold.registry.janitor import sweep
 from cargohold.services import Services, build
 from cargohold.settings import Settings
+from cargohold.web import tls
 from cargohold.web.app import create_app
 
 log = logging.getLogger("cargohold")
@@ -34,8 +35,12 @@ async def _serve(
     runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFSIZE)
     await runner.setup()
     host, port = settings.host_port
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=1024)
+    ssl_context = tls.server_context(settings)
+    site = web.TCPSite(
+        runner, host, port, reuse_port=reuse_port, backlog=1024, ssl_context=ssl_context
+    )
     await site.start()
+    tls.reload_on_sighup(ssl_context, settings)
     if announce:
         print(announce, flush=True)
     sweeper = asyncio.create_task(_sweep_uploads(services))
@@ -108,6 +113,7 @@ def serve(settings: Settings, announce: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward)  # workers reload their TLS certificate
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)
