@@ -22,6 +22,9 @@ from cargohold.errors import ConfigError
 
 ENV_PREFIX = "CARGOHOLD_"
 DEFAULT_DATA_DIR = "./cargohold-data"
+# Variables of the same prefix that are not server settings: the config file's path, and the
+# token the CLI's remote mode sends (cli.remote).
+CLIENT_ENV = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "TOKEN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ def load_settings(
     env_values = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
+        if key.startswith(ENV_PREFIX) and key not in CLIENT_ENV
     }
     data_dir = given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
