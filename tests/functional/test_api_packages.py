@@ -287,3 +287,14 @@ async def test_index_child_cannot_be_deleted_while_listed(secured: Registry) -> 
     ).status == 204
     names = {v["name"] for v in await versions(a, a.alice)}
     assert {index_digest, a.v1} <= names
+
+
+async def test_nested_package_names_are_url_encoded(secured: Registry) -> None:
+    a = await acme(secured)
+    await push_image(secured.client, "acme/tools/cli", "1", headers=a.alice_basic)
+    status, body = await get(a, "/api/v3/orgs/acme/packages?package_type=container", a.alice)
+    nested = next(p for p in body if p["name"] == "tools/cli")
+    assert nested["url"].endswith("/packages/container/tools%2Fcli")
+    status, versions = await get(a, "/api/v3/orgs/acme/packages/container/tools%2Fcli/versions",
+                                 a.alice)  # fmt: skip
+    assert status == 200 and versions[0]["metadata"]["container"]["tags"] == ["1"]

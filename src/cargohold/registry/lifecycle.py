@@ -196,12 +196,15 @@ def restore_version(
         .where(M.package_id == package_id, M.digest == digest)
         .values(deleted_at=None, deleted_by=None, deleted_tags=None)
     )
-    restored = []
-    for name in json.loads(row.deleted_tags) if row.deleted_tags else []:
-        if insert_ignore(
-            conn, s.tags, package_id=package_id, name=name, digest=digest, updated_at=at
-        ):
-            restored.append(name)
+    wanted = json.loads(row.deleted_tags) if row.deleted_tags else []
+    t = s.tags.c
+    taken = set(
+        conn.execute(select(t.name).where(t.package_id == package_id, t.name.in_(wanted))).scalars()
+    )
+    restored = [name for name in wanted if name not in taken]
+    for name in restored:
+        # (insert_ignore's answer is not used: its rowcount is -1 on PostgreSQL)
+        insert_ignore(conn, s.tags, package_id=package_id, name=name, digest=digest, updated_at=at)
     return restored
 
 
