@@ -38,6 +38,7 @@ APT_PACKAGES=(
   docker-registry
   postgresql-15
   postgresql-client-15
+  gh
   wrk
   umoci
 )

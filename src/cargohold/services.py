@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from cargohold.accounts.account_service import AccountService
+from cargohold.accounts.admin_service import AdminService
 from cargohold.accounts.authn import Authenticator
 from cargohold.accounts.bearer import Verifier
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
@@ -24,6 +25,8 @@ from cargohold.errors import ConfigError
 from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
 from cargohold.registry.catalog_service import CatalogService
+from cargohold.registry.explain_service import ExplainService
+from cargohold.registry.lifecycle_service import LifecycleService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
@@ -59,6 +62,9 @@ class Services:
     audit_log: AuditService
     authn: Authenticator
     catalog: CatalogService
+    lifecycle: LifecycleService
+    explain: ExplainService
+    admin: AdminService
 
     @property
     def engine(self) -> Engine:
@@ -145,7 +151,8 @@ def build(
     verifier = Verifier(keys.signing_key, settings.service_name)
     memo = StateMemo()
     hashes = RunningHashes()
-    packages = PackageService(db)
+    window = timedelta(days=settings.restore_window_days)
+    packages = PackageService(db, restore_window=window)
     days = settings.audit_retention_days
     buffer = (
         AuditBuffer(engine, retention=timedelta(days=days) if days else None)
@@ -153,6 +160,13 @@ def build(
         else None
     )
     audit = buffer.add if buffer is not None else _no_audit
+    tokens = TokenService(
+        db,
+        keys,
+        job_ttl=timedelta(seconds=settings.job_token_ttl),
+        job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
+        audit=audit,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -169,16 +183,15 @@ def build(
         package_settings=PackageSettingsService(db, base_url=settings.external_url, audit=audit),
         access=AccessService(db),
         accounts=AccountService(db),
-        tokens=TokenService(
-            db,
-            keys,
-            job_ttl=timedelta(seconds=settings.job_token_ttl),
-            job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
-            audit=audit,
-        ),
+        tokens=tokens,
         audit_log=AuditService(db),
         authn=Authenticator(keys, verifier, settings.service_name, memo, audit),
         catalog=CatalogService(db, memo, base_url=settings.external_url),
+        lifecycle=LifecycleService(
+            db, base_url=settings.external_url, audit=audit, restore_window=window
+        ),
+        explain=ExplainService(db, base_url=settings.external_url, audit=audit),
+        admin=AdminService(db, tokens),
     )
 
 

@@ -22,6 +22,9 @@ from cargohold.errors import ConfigError
 
 ENV_PREFIX = "CARGOHOLD_"
 DEFAULT_DATA_DIR = "./cargohold-data"
+# Variables of the same prefix that are not server settings: the config file's path, and the
+# token the CLI's remote mode sends (cli.remote).
+CLIENT_ENV = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "TOKEN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,12 @@ class Settings:
     # Answer blob GETs with 307 to a pre-signed URL of the store (S3 only), like distribution's
     # `redirect`; the client then sends its Range to the store itself.
     storage_redirect: bool = False
+    # A deleted package or version can be restored for this many days (GitHub: 30); then the
+    # garbage collector purges it and its name becomes free.
+    restore_window_days: int = 30
+    # Built-in TLS (web.tls): PEM certificate chain and key; reloaded on SIGHUP.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -92,7 +101,7 @@ class Settings:
             return self.base_url.rstrip("/")
         host, port = self.host_port
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{port}"
+        return f"{'https' if self.tls_cert else 'http'}://{shown}:{port}"
 
     @property
     def service_name(self) -> str:
@@ -144,7 +153,7 @@ def load_settings(
     env_values = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
+        if key.startswith(ENV_PREFIX) and key not in CLIENT_ENV
     }
     data_dir = given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR
     path = config_file or env.get(ENV_PREFIX + "CONFIG")

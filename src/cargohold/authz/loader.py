@@ -62,6 +62,7 @@ def load_package(db: Reader, name: str) -> PackageState | None:
         row.linked_repo_id,
         row.publisher_repo_id,
     )
+    deleted_at = row.deleted_at
 
     user_grants: dict[int, Role] = {}
     team_grants: dict[int, Role] = {}
@@ -109,4 +110,5 @@ def load_package(db: Reader, name: str) -> PackageState | None:
         repo_team_roles=MappingProxyType(repo_teams),
         deleted_repos=MappingProxyType(deleted),
         team_names=MappingProxyType(team_names),
+        deleted=deleted_at is not None,
     )

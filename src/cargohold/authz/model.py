@@ -311,6 +311,9 @@ class PackageState:
     repo_team_roles: Mapping[int, str] = field(default_factory=_empty_map)
     deleted_repos: Mapping[int, str] = field(default_factory=_empty_map)
     team_names: Mapping[int, str] = field(default_factory=_empty_map)
+    # Soft-deleted (registry.lifecycle): it still exists for the decision (its name is
+    # reserved), but it is neither pullable nor listed until restored.
+    deleted: bool = False
 
     def __post_init__(self) -> None:
         for name in (

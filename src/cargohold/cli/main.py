@@ -1,9 +1,11 @@
-"""The ``cargohold`` command: ``serve`` and the local-mode management commands.
+"""The ``cargohold`` command: ``serve`` and the management commands, local or remote.
 
 Local mode works on the data directory's database directly (the operator is trusted), so it
-works while the server runs: every change takes effect on the server's next request. A command
-that creates a secret prints it as its only stdout line; the others print ``--json`` data or a
-short sentence.
+works while the server runs: every change takes effect on the server's next request. Remote mode
+(``--server URL``, see ``cli.remote``) makes the same change through the REST API as the
+signed-in user. A command that creates a secret prints it as its only stdout line; lists print
+a table (``--json`` for scripts); the others print JSON. Exit codes: 2 bad input, 3 denied,
+4 not found, 1 anything else.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from cargohold.authz.model import JobDefault, OrgRole, RepoRole, Visibility
-from cargohold.cli import manage
+from cargohold.cli import manage, package_cmds, remote, tables
 from cargohold.cli.local import run_local
+from cargohold.cli.remote import RemoteError, run_remote
 from cargohold.cli.workflow import workflow_group
 from cargohold.errors import CargoholdError, ConfigError
 from cargohold.registry.package_settings import PACKAGE_ROLES
@@ -26,6 +29,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def common(fn: F) -> F:
+    fn = click.option(
+        "--token", "token", default=None, envvar="CARGOHOLD_TOKEN", help="token for --server"
+    )(fn)
+    fn = click.option(
+        "--server", "server", default=None, help="a running server's URL (remote mode)"
+    )(fn)
     fn = click.option("--json", "as_json", is_flag=True, help="print JSON")(fn)
     fn = click.option("--config", "config", default=None, help="config file (TOML)")(fn)
     fn = click.option(
@@ -34,9 +43,11 @@ def common(fn: F) -> F:
     return fn
 
 
-def emit(result: Any, as_json: bool) -> None:
+def emit(result: Any, as_json: bool, kind: str = "") -> None:
     if isinstance(result, manage.Secret):
         click.echo(result.value)
+        return
+    if isinstance(result, list) and not as_json and tables.print_table(kind, result):
         return
     if as_json or not isinstance(result, str):
         click.echo(json.dumps(result, indent=None if as_json else 2, default=str))
@@ -49,13 +60,32 @@ def local_command(
 ) -> None:
     """Register ``name`` under ``group``: parse options, run ``action(services, **options)``."""
 
-    def callback(data_dir: str | None, config: str | None, as_json: bool, **options: Any) -> None:
+    def callback(
+        data_dir: str | None,
+        config: str | None,
+        as_json: bool,
+        server: str | None,
+        token: str | None,
+        **options: Any,
+    ) -> None:
         try:
-            result = run_local(data_dir, config, lambda services: action(services, **options))
-        except (CargoholdError, ConfigError) as exc:
+            if server is not None:
+                result = run_remote(action.__name__, server, token, options)
+            else:
+                result = run_local(data_dir, config, lambda services: action(services, **options))
+        except RemoteError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            if isinstance(exc.body, dict) and isinstance(exc.body.get("detail"), dict):
+                for fix in exc.body["detail"].get("fix") or []:
+                    click.echo(f"  fix: {fix}", err=True)
+            sys.exit(remote.exit_code(exc.status))
+        except CargoholdError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        emit(result, as_json)
+            sys.exit(remote.exit_code(exc.status))
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(remote.EXIT_BAD_INPUT)
+        emit(result, as_json, action.__name__)
 
     command: Any = common(callback)
     for param in reversed(params):
@@ -74,14 +104,28 @@ def cli() -> None:
 @click.option("--workers", type=int, default=None, help="worker processes")
 @click.option("--data-dir", "data_dir", default=None)
 @click.option("--config", "config", default=None)
+@click.option("--tls-cert", "tls_cert", default=None, help="PEM certificate chain (HTTPS)")
+@click.option("--tls-key", "tls_key", default=None, help="PEM private key (reloaded on SIGHUP)")
 def serve_cmd(
-    listen: str | None, workers: int | None, data_dir: str | None, config: str | None
+    listen: str | None,
+    workers: int | None,
+    data_dir: str | None,
+    config: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Start the registry (SQLite + filesystem under the data directory by default)."""
     from cargohold.cli.serve import serve
 
     try:
-        serve(data_dir=data_dir, config=config, listen=listen, workers=workers)
+        serve(
+            data_dir=data_dir,
+            config=config,
+            listen=listen,
+            workers=workers,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
     except (CargoholdError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -275,6 +319,60 @@ local_command(
 )
 
 cli.add_command(workflow_group)
+
+local_command(
+    G["package"],
+    "list",
+    package_cmds.package_list,
+    arg("owner"),
+    opt("--visibility", type=VIS, default=None),
+)
+local_command(
+    G["package"],
+    "versions",
+    package_cmds.package_versions,
+    arg("package"),
+    opt("--deleted", is_flag=True, help="the deleted (restorable) versions"),
+)
+local_command(
+    G["package"],
+    "delete",
+    package_cmds.package_delete,
+    arg("package"),
+    opt("--version", "version", default=None, help="one version: id, digest or tag"),
+)
+local_command(
+    G["package"],
+    "restore",
+    package_cmds.package_restore,
+    arg("package"),
+    opt("--version", "version", default=None, help="one version: id, digest or tag"),
+)
+
+
+@cli.command("login")
+@click.argument("server")
+@click.option("--token", default=None, envvar="CARGOHOLD_TOKEN", help="a PAT (else asked for)")
+def login_cmd(server: str, token: str | None) -> None:
+    """Sign in to a running server with a PAT; kept 0600 under the user's config directory."""
+    secret = token or click.prompt("token", hide_input=True)
+    try:
+        me = remote.Client(server, secret).request("GET", "/user")
+    except RemoteError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(remote.exit_code(exc.status))
+    path = remote.store_login(server, secret, me["login"])
+    click.echo(f"signed in to {server} as {me['login']} (token kept in {path})")
+
+
+@cli.command("logout")
+@click.argument("server")
+def logout_cmd(server: str) -> None:
+    """Forget the stored login for a server."""
+    if not remote.forget_login(server):
+        click.echo(f"not signed in to {server}", err=True)
+        sys.exit(remote.EXIT_NOT_FOUND)
+    click.echo(f"signed out of {server}")
 
 
 def main() -> None:

@@ -21,10 +21,23 @@ from cargohold.web.server import serve as run_server
 
 
 def serve(
-    *, data_dir: str | None, config: str | None, listen: str | None, workers: int | None
+    *,
+    data_dir: str | None,
+    config: str | None,
+    listen: str | None,
+    workers: int | None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> None:
     settings = load_settings(
-        {"data_dir": data_dir, "listen": listen, "workers": workers}, config_file=config
+        {
+            "data_dir": data_dir,
+            "listen": listen,
+            "workers": workers,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+        },
+        config_file=config,
     )
     os.umask(0o077)
     Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -49,6 +49,7 @@ OWNER_AND_PACKAGE = Statement(
             _p.inherit,
             _p.publisher_user_id,
             _p.publisher_repo_id,
+            _p.deleted_at,
         )
         .select_from(
             s.accounts.outerjoin(
@@ -176,9 +177,11 @@ MEMBERSHIPS = Statement("memberships", _memberships)
 
 PACKAGE_BY_NAME = Statement(
     "package_by_name",
-    lambda: select(_p.id, _p.owner_id, _p.visibility).where(_p.name == bindparam("name")),
+    lambda: select(_p.id, _p.owner_id, _p.visibility, _p.deleted_at).where(
+        _p.name == bindparam("name")
+    ),
 )
-"""(name) -> id, owner_id, visibility"""
+"""(name) -> id, owner_id, visibility, deleted_at"""
 
 PENDING_LINK = Statement(
     "pending_link",
@@ -203,10 +206,10 @@ _m, _t = s.manifests.c, s.tags.c
 MANIFEST_BY_DIGEST = Statement(
     "manifest_by_digest",
     lambda: select(_m.digest, _m.media_type, _m.content).where(
-        _m.package_id == bindparam("p"), _m.digest == bindparam("ref")
+        _m.package_id == bindparam("p"), _m.digest == bindparam("ref"), _m.deleted_at.is_(None)
     ),
 )
-"""(p, ref) -> digest, media_type, content"""
+"""(p, ref) -> digest, media_type, content of a live (not deleted) manifest"""
 
 MANIFEST_BY_TAG = Statement(
     "manifest_by_tag",
@@ -246,7 +249,11 @@ REFERRERS = Statement(
     "referrers",
     lambda: (
         select(*_REFERRER_COLUMNS)
-        .where(_m.package_id == bindparam("p"), _m.subject_digest == bindparam("subject"))
+        .where(
+            _m.package_id == bindparam("p"),
+            _m.subject_digest == bindparam("subject"),
+            _m.deleted_at.is_(None),
+        )
         .order_by(_m.created_at, _m.digest)
     ),
 )
@@ -260,6 +267,7 @@ REFERRERS_OF_TYPE = Statement(
             _m.package_id == bindparam("p"),
             _m.subject_digest == bindparam("subject"),
             _m.artifact_type == bindparam("artifact_type"),
+            _m.deleted_at.is_(None),
         )
         .order_by(_m.created_at, _m.digest)
     ),
@@ -270,7 +278,7 @@ CATALOG_PAGE = Statement(
     "catalog_page",
     lambda: (
         select(_p.name, _p.visibility)
-        .where(_p.name > bindparam("last"))
+        .where(_p.name > bindparam("last"), _p.deleted_at.is_(None))
         .order_by(_p.name)
         .limit(bindparam("n", type_=Integer))
     ),
@@ -287,6 +295,7 @@ def _catalog_for_user() -> SelectBase:
         select(_p.name, _p.visibility)
         .where(
             _p.name > bindparam("last"),
+            _p.deleted_at.is_(None),
             or_(
                 _p.visibility == bindparam("public"),
                 _p.owner_id == uid,
@@ -319,6 +328,7 @@ def _catalog_for_repository() -> SelectBase:
         select(_p.name, _p.visibility)
         .where(
             _p.name > bindparam("last"),
+            _p.deleted_at.is_(None),
             or_(
                 _p.visibility == bindparam("public"),
                 _p.publisher_repo_id == rid,

@@ -129,6 +129,10 @@ packages = Table(
     # True from creation until the first manifest: only that push, by the creator, may link the
     # package by its image's source label (a later writer must never gain a link by a label).
     Column("source_link_pending", Boolean, nullable=False, default=False, server_default=false()),
+    # Soft delete (migration 0004, registry.lifecycle): restorable for ``restore_window_days``,
+    # meanwhile neither pullable nor listed, and its name stays reserved until purged.
+    Column("deleted_at", TS, nullable=True),
+    Column("deleted_by", String(200), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -212,6 +216,11 @@ manifests = Table(
     Column("subject_digest", String(140), nullable=True),
     Column("annotations", Text, nullable=True),  # JSON object, for the referrers API
     Column("created_at", TS, nullable=False),
+    # Soft delete of a version (migration 0004): its tags move to deleted_tags (a JSON list) so
+    # tag reads need no filter; restore puts back those still free.
+    Column("deleted_at", TS, nullable=True),
+    Column("deleted_by", String(200), nullable=True),
+    Column("deleted_tags", Text, nullable=True),
 )
 Index("ix_manifests_subject", manifests.c.package_id, manifests.c.subject_digest)
 

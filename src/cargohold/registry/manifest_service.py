@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from cargohold.db import tx
 from cargohold.db.runner import Database
 from cargohold.errors import DigestInvalidError
 from cargohold.oci.digest import Digest
 from cargohold.oci.manifest import ParsedManifest, parse_manifest
-from cargohold.registry import blobs, manifests, packages
+from cargohold.registry import blobs, lifecycle, manifests, packages
 from cargohold.registry.manifests import StoredManifest
 from cargohold.registry.package_service import PackageService
 from cargohold.registry.values import Actor, PushedManifest, Target
@@ -91,12 +92,15 @@ class ManifestService:
         store = self._store
         return await self._db.blocking(lambda: b"".join(store.open_read(digest, 0, stored)))
 
-    async def delete(self, target: Target, reference: Digest | str) -> None:
-        """Delete a manifest by digest (and its tags), or just a tag."""
+    async def delete(self, target: Target, reference: Digest | str, by: str = "-") -> None:
+        """Delete a version by digest (a soft delete, restorable: ``registry.lifecycle``; its
+        tags are set aside), or just a tag. ``by`` names the actor for the record."""
         package_id = self._packages.existing_id(target)
         key = str(reference)
         if isinstance(reference, Digest):
-            await self._db.write(lambda c: manifests.delete_manifest(c, package_id, key))
+            await self._db.write(
+                lambda c: lifecycle.delete_version(c, package_id, key, by, tx.now())
+            )
         else:
             await self._db.write(lambda c: manifests.delete_tag(c, package_id, key))
 

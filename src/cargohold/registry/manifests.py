@@ -25,6 +25,7 @@ from cargohold.errors import (
     ManifestUnknownError,
 )
 from cargohold.oci.manifest import Descriptor, ParsedManifest
+from cargohold.registry import lifecycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,9 @@ def _stored_sizes(
         )
     else:
         m = s.manifests.c
-        query = select(m.digest, m.size).where(m.package_id == package_id, m.digest.in_(digests))
+        query = select(m.digest, m.size).where(
+            m.package_id == package_id, m.digest.in_(digests), m.deleted_at.is_(None)
+        )
     return {row.digest: int(row.size) for row in conn.execute(query)}
 
 
@@ -117,6 +120,9 @@ def put(
         annotations=json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
         created_at=at,
     )
+    # Unconditional: insert_ignore's rowcount is -1 on PostgreSQL (psycopg 3), so "not
+    # inserted" cannot be told from it; the update touches only a deleted row.
+    lifecycle.revive_version(conn, package_id, digest)
     if inserted:
         for kind, refs in (("blob", blob_refs), ("manifest", child_refs)):
             for child in dict.fromkeys(refs):

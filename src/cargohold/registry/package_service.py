@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Connection
 
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
-from cargohold.errors import NameUnknownError
+from cargohold.db.tx import now
+from cargohold.errors import DeniedError, NameUnknownError
 from cargohold.oci.names import split_owner
-from cargohold.registry import packages
+from cargohold.registry import lifecycle, packages
 from cargohold.registry.values import Actor, PackageRef, Target
 
 
 class PackageService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, restore_window: timedelta = timedelta(days=30)) -> None:
         self._db = db
+        self._window = restore_window
 
     def existing_id(self, target: Target) -> int:
         """The id of the addressed package, or NAME_UNKNOWN. Reads inline on the event loop."""
         state = target.state
         if state is not None:
-            if state.exists and state.id is not None:
+            if state.exists and state.id is not None and not state.deleted:
                 return state.id
             raise NameUnknownError(detail={"name": target.name})
         name = target.name
         row = self._db.read_on_loop(lambda r: packages.find(r, name))
-        if row is None:
+        if row is None or row.deleted:
             raise NameUnknownError(detail={"name": name})
         return row.id
 
@@ -37,15 +41,23 @@ class PackageService:
         by its first image's source label (``ManifestService.put``).
         """
         state = target.state
-        if state is not None and state.exists and state.id is not None:
+        if state is not None and state.exists and state.id is not None and not state.deleted:
             return PackageRef(state.id, target.name)
-        return await self._db.write(lambda c: _create(c, target, actor))
+        return await self._db.write(lambda c: _create(c, target, actor, self._window))
 
 
-def _create(conn: Connection, target: Target, actor: Actor) -> PackageRef:
+def _create(conn: Connection, target: Target, actor: Actor, window: timedelta) -> PackageRef:
     name = target.name
     state = target.state
     found = packages.find(Reader.over(conn), name)
+    if found is not None and found.deleted:
+        # The name of a deleted package stays reserved until it is purged.
+        info = lifecycle.package_deleted(conn, found.id, window)
+        assert info is not None
+        raise DeniedError(
+            lifecycle.reserved_message(name, info, now()),
+            detail={"name": name, "deleted_at": info.deleted_at.isoformat()},
+        )
     if found is not None:
         return PackageRef(found.id, name)
     if state is None:  # auth off: owner namespaces appear on demand

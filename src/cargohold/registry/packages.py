@@ -23,11 +23,14 @@ class PackageRow:
     name: str
     owner_id: int
     visibility: str
+    deleted: bool = False  # soft-deleted (registry.lifecycle): name reserved, not pullable
 
 
 def find(db: Reader, name: str) -> PackageRow | None:
     row = db.one(q.PACKAGE_BY_NAME, name=name)
-    return None if row is None else PackageRow(row.id, name, row.owner_id, row.visibility)
+    if row is None:
+        return None
+    return PackageRow(row.id, name, row.owner_id, row.visibility, row.deleted_at is not None)
 
 
 def owner_id(conn: Connection, login: str) -> int | None:

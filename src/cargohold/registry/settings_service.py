@@ -15,10 +15,10 @@ from sqlalchemy import Connection
 
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.model import Action, Identity, Role, Visibility
-from cargohold.authz.service import authorize
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.registry import package_settings as ps
+from cargohold.registry.guard import authorize_visible
 from cargohold.registry.package_settings import PackageSettings
 
 
@@ -89,7 +89,8 @@ class PackageSettingsService:
     ) -> PackageSettings:
         def run(conn: Connection) -> PackageSettings:
             if by is not None:
-                authorize(
+                # A caller who may not even read the package gets NOT_FOUND (no existence leak).
+                authorize_visible(
                     Reader.over(conn),
                     by,
                     Action.ADMIN,

@@ -21,6 +21,7 @@ from cargohold.web import (
     token,
     uploads,
 )
+from cargohold.web.api import routes as api_routes
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
 from cargohold.web.sendfile import SENDERS, Senders
 
@@ -77,6 +78,7 @@ def create_app(services: Services) -> web.Application:
     runner_api.add_routes(app)
     api_access.add_routes(app)
     health.add_routes(app)
+    api_routes.setup(app)
     app.router.add_route("*", "/v2", registry)
     app.router.add_route("*", "/v2/{tail:.*}", registry)
     return app

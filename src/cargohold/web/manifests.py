@@ -70,5 +70,5 @@ async def put(request: web.Request, ctx: Ctx) -> web.StreamResponse:
 
 
 async def delete(request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    await ctx.services.manifests.delete(ctx.target, _reference(ctx))
+    await ctx.services.manifests.delete(ctx.target, _reference(ctx), ctx.identity.actor)
     return web.Response(status=202, headers={"Content-Length": "0"})

@@ -20,6 +20,7 @@ from cargohold.db.tx import now
 from cargohold.registry.janitor import sweep
 from cargohold.services import Services, build
 from cargohold.settings import Settings
+from cargohold.web import tls
 from cargohold.web.app import create_app
 from cargohold.web.connections import Guard, Limits, watch_bodies
 
@@ -44,6 +45,7 @@ async def _serve(
     )
     await runner.setup()
     host, port = settings.host_port
+    ssl_context = tls.server_context(settings)
     loop = asyncio.get_running_loop()
     make_protocol = runner.server
     assert make_protocol is not None
@@ -52,8 +54,10 @@ async def _serve(
         host,
         port,
         reuse_port=reuse_port or None,
+        ssl=ssl_context,
         backlog=1024,
     )
+    tls.reload_on_sighup(ssl_context, settings)
     if announce:
         print(announce, flush=True)
     sweeper = asyncio.create_task(_sweep_uploads(services))
@@ -126,6 +130,7 @@ def serve(settings: Settings, announce: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward)  # workers reload their TLS certificate
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)
