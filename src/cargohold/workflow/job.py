@@ -408,12 +408,16 @@ class JobRun:
 
             timer = threading.Timer(timeout, kill)
             timer.start()
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.log.step_output(line, self._legacy_command)
-        code = proc.wait()
-        if timer is not None:
-            timer.cancel()
+        try:
+            # ``with proc`` closes the pipe and reaps the child even when logging raises.
+            with proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    self.log.step_output(line, self._legacy_command)
+                code = proc.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
         outputs = self.collect(files)
         outputs.update(self._legacy_outputs)
         self._legacy_outputs = {}

@@ -332,10 +332,12 @@ def _stream(run: JobRun, progress: _Steps, n: int, argv: list[str]) -> None:
         errors="replace",
         stdin=subprocess.DEVNULL,
     )
-    assert proc.stdout is not None
     last = ""
-    for line in proc.stdout:
-        last = line.rstrip() or last
-        progress.line(n, line.rstrip())
-    if proc.wait() != 0:
+    with proc:  # closes the pipe and reaps the child whatever happens
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            last = line.rstrip() or last
+            progress.line(n, line.rstrip())
+        code = proc.wait()
+    if code != 0:
         raise StepFailedError(last.removeprefix("Error: ") or f"{argv[0]} failed")
