@@ -25,6 +25,7 @@ APT_PACKAGES=(
   postgresql-15
   postgresql-client-15
   wrk
+  chromium
 )
 
 missing=()

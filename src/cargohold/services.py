@@ -11,7 +11,9 @@ from sqlalchemy import Connection, Engine
 
 from cargohold.accounts.account_service import AccountService
 from cargohold.accounts.bearer import Verifier
+from cargohold.accounts.personal_tokens import PersonalTokens
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
+from cargohold.accounts.signin_service import SignInService
 from cargohold.accounts.token_service import TokenService
 from cargohold.audit.log import AuditBuffer, AuditEntry, AuditService
 from cargohold.authz.memo import StateMemo
@@ -25,6 +27,7 @@ from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
 from cargohold.registry.upload_service import UploadService
 from cargohold.registry.uploads import RunningHashes
+from cargohold.registry.views import PackageViews
 from cargohold.settings import Settings
 from cargohold.storage.protocol import BlobStore
 from cargohold.storage.registry import open_store
@@ -53,6 +56,9 @@ class Services:
     accounts: AccountService
     tokens: TokenService
     audit_log: AuditService
+    signin: SignInService
+    views: PackageViews
+    personal_tokens: PersonalTokens
 
     @property
     def engine(self) -> Engine:
@@ -107,6 +113,13 @@ def build(
     packages = PackageService(db)
     buffer = AuditBuffer(engine) if settings.auth_enabled and audit_writer else None
     audit = buffer.add if buffer is not None else _no_audit
+    tokens = TokenService(
+        db,
+        keys,
+        job_ttl=timedelta(seconds=settings.job_token_ttl),
+        job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
+        audit=audit,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -123,14 +136,11 @@ def build(
         package_settings=PackageSettingsService(db, base_url=settings.external_url, audit=audit),
         access=AccessService(db),
         accounts=AccountService(db),
-        tokens=TokenService(
-            db,
-            keys,
-            job_ttl=timedelta(seconds=settings.job_token_ttl),
-            job_max_ttl=timedelta(seconds=settings.job_token_max_ttl),
-            audit=audit,
-        ),
+        tokens=tokens,
         audit_log=AuditService(db),
+        signin=SignInService(db, keys, host=settings.service_name),
+        views=PackageViews(db, store, base_url=settings.external_url),
+        personal_tokens=PersonalTokens(db, tokens),
     )
 
 

@@ -53,6 +53,8 @@ class Settings:
     upload_stale_after: int = 86400
     db_threads: int = 8
     log_level: str = "info"
+    # Web UI session cookie: Secure always when true, else only when base_url is https.
+    cookie_secure: bool = False
 
     @property
     def host_port(self) -> tuple[str, int]:
