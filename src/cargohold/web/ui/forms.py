@@ -151,9 +151,9 @@ async def change(request: web.Request) -> web.StreamResponse:
     except (DeniedError, UnauthorizedError):
         raise
     except CargoholdError as err:
-        await flash(request, "error", err.message)
+        await flash(request, "error", err.message, section)
         raise web.HTTPSeeOther(urls.settings(owner, kind, short, section)) from None
-    await flash(request, "ok", message)
+    await flash(request, "ok", message, "" if run is _delete else section)
     if run is _delete:
         raise web.HTTPSeeOther(urls.packages(owner, kind))
     raise web.HTTPSeeOther(urls.settings(owner, kind, short, section))

@@ -167,17 +167,18 @@ async def start_session(request: web.Request, signed: SignedIn) -> None:
     session["csrf"] = secrets.token_urlsafe(32)
 
 
-async def flash(request: web.Request, kind: str, message: str) -> None:
-    """A message for the next page shown (after a redirect)."""
+async def flash(request: web.Request, kind: str, message: str, section: str = "") -> None:
+    """A message for the next page shown (after a redirect), inside ``section`` if the page
+    has it (the redirect scrolls there), else at the top."""
     session = await get_session(request)
-    session["flash"] = [kind, message[:2000]]
+    session["flash"] = [kind, message[:2000], section]
 
 
-async def take_flash(request: web.Request) -> tuple[str, str] | None:
+async def take_flash(request: web.Request) -> tuple[str, str, str] | None:
     session = await get_session(request)
     found = session.pop("flash", None)
-    if isinstance(found, list) and len(found) == 2:
-        return str(found[0]), str(found[1])
+    if isinstance(found, list) and len(found) == 3:
+        return str(found[0]), str(found[1]), str(found[2])
     return None
 
 
