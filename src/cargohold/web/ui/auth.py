@@ -5,11 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from cargohold.errors import TooManyRequestsError, UnauthorizedError
 from cargohold.web.pipeline import SERVICES
-from cargohold.web.ui.security import identity, render, start_session
+from cargohold.web.ui.security import get_session, identity, render, start_session
 
 
 def _next(value: object) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import SESSION_KEY, STORAGE_KEY, Session, get_session, new_session
+from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from cargohold.accounts.secrets import Keys
@@ -49,6 +49,12 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("ui_identity", Identity)
+# aiohttp_session's own middleware and helpers keep these under plain string keys, which aiohttp
+# warns about; this module does the same small job with typed keys.
+SESSION: web.RequestKey[Session] = web.RequestKey("ui_session", Session)
+STORAGE: web.RequestKey[EncryptedCookieStorage] = web.RequestKey(
+    "ui_session_storage", EncryptedCookieStorage
+)
 STORAGES: web.AppKey[tuple[EncryptedCookieStorage, EncryptedCookieStorage]] = web.AppKey(
     "ui_session_storages"
 )
@@ -87,7 +93,7 @@ async def ui_middleware(request: web.Request, handler: Handler) -> web.StreamRes
     services = request.app[SERVICES]
     settings = services.settings
     secure = request.secure or settings.cookie_secure or settings.external_url.startswith("https:")
-    request[STORAGE_KEY] = request.app[STORAGES][1 if secure else 0]
+    request[STORAGE] = request.app[STORAGES][1 if secure else 0]
     try:
         if request.method in UNSAFE:
             await _check_csrf(request)
@@ -97,15 +103,31 @@ async def ui_middleware(request: web.Request, handler: Handler) -> web.StreamRes
     except CargoholdError as err:
         response = await error_page(request, err.status, err.message)
     if isinstance(response, web.Response | web.HTTPException):
-        session = request.get(SESSION_KEY)
+        session = request.get(SESSION)
         if session is not None and session._changed:
-            await request[STORAGE_KEY].save_session(request, response, session)
+            await request[STORAGE].save_session(request, response, session)
     response.headers.update(HEADERS)
     if request.match_info.route.name != "ui.static":
         response.headers["Cache-Control"] = "no-store"
     if isinstance(response, web.HTTPException):
         raise response
     return response
+
+
+async def get_session(request: web.Request) -> Session:
+    """The request's session (loaded from its cookie once; a new empty one without)."""
+    session = request.get(SESSION)
+    if session is None:
+        session = await request[STORAGE].load_session(request)
+        request[SESSION] = session
+    return session
+
+
+async def new_session(request: web.Request) -> Session:
+    """Replace the request's session with a fresh one (saved with the response)."""
+    session = await request[STORAGE].new_session()
+    request[SESSION] = session
+    return session
 
 
 async def _check_csrf(request: web.Request) -> None:
