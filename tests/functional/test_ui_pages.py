@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from cargohold.accounts.token_service import JobTokenRequest
-from cargohold.authz.model import Role, Visibility
+from cargohold.authz.model import OrgRole, PatScope, Role, Visibility
 from support.registry_app import Registry, basic, digest_of, push_blob, push_image
 from support.ui import UiClient, cheap_argon2, world
 
@@ -243,3 +243,24 @@ async def test_audit_view_for_admins_only(secured: Registry) -> None:
     status, page = await ui.get("/orgs/acme/packages/container/shop/audit")
     assert status == 200 and "Only admins of acme/shop can read its audit log" in page
     assert "<td>push" not in page
+
+
+async def test_org_package_settings_for_members_only(secured: Registry) -> None:
+    await world(secured)
+    svc = secured.services
+    await svc.accounts.add_org_member("acme", "bob", OrgRole.MEMBER)
+    await svc.accounts.set_org_settings("acme", member_create_visibilities=frozenset())
+    pat = (await svc.tokens.create_pat("bob", frozenset(PatScope))).secret
+    refused = await secured.client.post("/v2/acme/new/blobs/uploads/", headers=basic("bob", pat))
+    assert refused.status == 403
+    message = (await refused.json())["errors"][0]["message"]
+    assert "http://127.0.0.1:5000/orgs/acme/settings/packages" in message
+    ui = UiClient(secured)
+    await ui.sign_in("bob")
+    status, page = await ui.get("/orgs/acme/settings/packages")
+    assert status == 200 and 'id="package-creation"' in page
+    assert "may create <strong>no</strong> packages" in " ".join(page.split())
+    assert "Only owners of acme can change these settings: alice" in page
+    ui.sign_out()
+    await ui.sign_in("carol")
+    assert (await ui.get("/orgs/acme/settings/packages"))[0] == 404

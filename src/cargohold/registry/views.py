@@ -152,6 +152,19 @@ class OwnerPage:
     packages: tuple[PackageSummary, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class OrgPackageSettings:
+    """An organization's package settings as its members see them."""
+
+    org: str
+    member_create_visibilities: tuple[Visibility, ...]
+    default_visibility: Visibility
+    inherit_default: bool
+    default_job_permission: str
+    is_owner: bool
+    owners: tuple[str, ...]
+
+
 class PackageViews:
     def __init__(self, db: Database, store: BlobStore, *, base_url: str) -> None:
         self._db = db
@@ -185,6 +198,37 @@ class PackageViews:
         def run(conn: Connection) -> str:
             kind = conn.execute(select(a.kind).where(a.login == login)).scalar()
             return "org" if kind == "org" else "user"
+
+        return await self._db.write(run)
+
+    async def org_settings(self, org: str, identity: Identity) -> OrgPackageSettings:
+        """The organization's package settings ("Package creation" and defaults), for its
+        members and site admins; ``NotFoundError`` for anyone else."""
+        a, m = s.accounts.c, s.org_members.c
+
+        def run(conn: Connection) -> OrgPackageSettings:
+            row = conn.execute(select(s.accounts).where(a.login == org, a.kind == "org")).first()
+            p = identity.principal
+            if row is None or not (p.site_admin or row.id in p.org_roles):
+                raise NotFoundError(f"no organization {org} that you are a member of")
+            listed = row.member_create_visibilities
+            owners = conn.execute(
+                select(a.login)
+                .join_from(s.org_members, s.accounts, a.id == m.user_id)
+                .where(m.org_id == row.id, m.role == "owner")
+                .order_by(a.login)
+            ).scalars()
+            return OrgPackageSettings(
+                org=row.login,
+                member_create_visibilities=tuple(
+                    v for v in Visibility if listed is None or v.value in listed.split(",")
+                ),
+                default_visibility=Visibility(row.default_visibility),
+                inherit_default=bool(row.inherit_default),
+                default_job_permission=str(row.default_job_permission),
+                is_owner=p.org_roles.get(row.id) == "owner",
+                owners=tuple(owners),
+            )
 
         return await self._db.write(run)
 

@@ -11,6 +11,7 @@ handlers are thin: parse, one domain call, render. Sessions, CSRF, headers and e
     /orgs/{org}/packages/container/{name}/settings its settings, with #anchors per section
     /orgs/{org}/packages/container/{name}/audit    its audit log (admins)
     /settings/tokens                               your personal access tokens
+    /orgs/{org}/settings/packages                  the organization's package settings (members)
     /{owner}/packages/{name}/settings              the denial messages' links -> the settings page
 """
 
@@ -79,4 +80,5 @@ def setup(app: web.Application) -> None:
             name=f"ui.{kind}_change",
         )
         r.add_get(f"{base}/container/{{name:.+}}/audit", pages.audit, name=f"ui.{kind}_audit")
+    r.add_get("/orgs/{org}/settings/packages", pages.org_settings, name="ui.org_package_creation")
     r.add_get("/{owner}/packages/{name:.+}/settings", pages.denial_link, name="ui.denial_link")

@@ -56,6 +56,14 @@ async def audit(request: web.Request) -> web.StreamResponse:
     return await render(request, "audit.html", page=page, entries=entries, urls=urls)
 
 
+async def org_settings(request: web.Request) -> web.StreamResponse:
+    """``/orgs/{org}/settings/packages``: where a "create_package" denial sends members."""
+    await require_user(request)
+    org = request.match_info["org"]
+    found = await request.app[SERVICES].views.org_settings(org, await identity(request))
+    return await render(request, "org_settings.html", org=found, urls=urls)
+
+
 async def denial_link(request: web.Request) -> web.StreamResponse:
     """``/{owner}/packages/{name}/settings``, the form ``authz.denials`` writes, -> the settings
     page. The browser keeps the ``#section`` of the link across the redirect."""
