@@ -116,10 +116,13 @@ def load_settings(
     values: dict[str, Any] = {}
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
 
+    # CARGOHOLD_TEST_* belong to the test suite (e.g. where screenshots go), not to cargohold.
     env_values = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
+        if key.startswith(ENV_PREFIX)
+        and key != ENV_PREFIX + "CONFIG"
+        and not key.startswith(ENV_PREFIX + "TEST_")
     }
     data_dir = given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR
     path = config_file or env.get(ENV_PREFIX + "CONFIG")

@@ -44,12 +44,10 @@ SIG_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 SBOM_TYPE = "application/spdx+json"
 
 
-@pytest.fixture(autouse=True)
-def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where screenshots go. Read before any server starts, then hidden from the servers:
-    every ``CARGOHOLD_*`` variable is a setting to cargohold, and an unknown one stops it."""
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go (``CARGOHOLD_TEST_*`` variables are not settings of cargohold)."""
     where = Path(os.environ.get("CARGOHOLD_TEST_ARTIFACTS") or tmp_path / "artifacts")
-    monkeypatch.delenv("CARGOHOLD_TEST_ARTIFACTS", raising=False)
     where.mkdir(parents=True, exist_ok=True)
     return where
 
@@ -262,4 +260,21 @@ def test_owner_grants_actions_access_in_the_browser_and_the_job_push_succeeds(
     assert link is not None, refused
     page.goto(link.group(1))
     assert page.url == f"{server.url}/orgs/acme/packages/container/shop/settings#actions-access"
+
+    # A reader who opens the same link sees who can change the settings, and nothing more.
+    cli(server, "user", "create", "bob")
+    cli(server, "package", "access", "add", "acme/shop", "--user", "bob", "--role", "read")
+    bob = run_cli("user", "password", "bob", data_dir=server.data_dir, input=PASSWORD)
+    assert bob.returncode == 0, bob.stderr
+    browser.clear_cookies()
+    page.goto(f"{server.url}/login")
+    page.fill("#login", "bob")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]:has-text('Sign in')")
+    page.goto(link.group(1))
+    assert page.locator("#package-settings").count() == 0
+    assert page.locator("#actions-access").count() == 0
+    notice = page.locator("#not-admin").inner_text()
+    assert "you are not an admin of it" in notice and "user alice" in notice
+    page.screenshot(path=str(artifacts / "settings-page-reader.png"), full_page=True)
     assert problems == [], problems  # no CSP violation, no script error
