@@ -49,6 +49,9 @@ async def test_orgs_and_users_urls_do_not_mix(secured: Registry) -> None:
     assert (await ui.get("/orgs/alice/packages"))[0] == 404
     assert (await ui.get("/orgs/nobody/packages"))[0] == 404
     assert (await ui.get("/users/alice/packages"))[0] == 200
+    assert (await ui.get("/users/acme/packages/container/package/shop"))[0] == 404
+    assert (await ui.get("/users/acme/packages/container/shop/settings"))[0] == 404
+    assert (await ui.get("/orgs/acme/packages/container/package/shop"))[0] == 200
 
 
 async def test_package_page_shows_versions_tags_layers_and_pull_command(secured: Registry) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cargohold.errors import NotFoundError
 from cargohold.web.pipeline import SERVICES
 from cargohold.web.ui import urls
 from cargohold.web.ui.auth import require_user
@@ -19,6 +20,12 @@ def _kind(request: web.Request) -> tuple[str, str]:
     if "org" in request.match_info:
         return request.match_info["org"], "org"
     return request.match_info["user"], "user"
+
+
+def _same_kind(request: web.Request, owner_kind: str) -> None:
+    """``/users/acme/...`` for an organization's package (or the reverse) is not its page."""
+    if _kind(request)[1] != owner_kind:
+        raise NotFoundError(f"no package {_name(request)} that you can see")
 
 
 def _name(request: web.Request) -> str:
@@ -41,6 +48,7 @@ async def owner_packages(request: web.Request) -> web.StreamResponse:
 async def package(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     page = await services.views.package(_name(request), await identity(request))
+    _same_kind(request, page.owner_kind)
     return await render(
         request, "package.html", page=page, urls=urls, host=services.settings.service_name
     )
@@ -48,11 +56,13 @@ async def package(request: web.Request) -> web.StreamResponse:
 
 async def settings(request: web.Request) -> web.StreamResponse:
     page = await request.app[SERVICES].views.settings(_name(request), await identity(request))
+    _same_kind(request, page.owner_kind)
     return await render(request, "settings.html", page=page, urls=urls)
 
 
 async def audit(request: web.Request) -> web.StreamResponse:
     page, entries = await request.app[SERVICES].views.audit(_name(request), await identity(request))
+    _same_kind(request, page.owner_kind)
     return await render(request, "audit.html", page=page, entries=entries, urls=urls)
 
 
