@@ -181,7 +181,8 @@ async def test_a_token_session_cannot_make_tokens(secured: Registry) -> None:
     made = await secured.services.tokens.create_pat("bob", frozenset({PatScope.READ_PACKAGES}))
     ui = UiClient(secured)
     await ui.sign_in("bob", made.secret)
-    await ui.get("/settings/tokens")
+    _, page = await ui.get("/settings/tokens")
+    assert 'id="password-needed"' in page and 'action="/settings/tokens"' not in page
     resp = await ui.post("/settings/tokens", {"scopes": "write:packages", "expires": "7"})
     assert resp.status == 403
     assert "signed in with a password" in await resp.text()
