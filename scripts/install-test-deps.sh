@@ -41,6 +41,7 @@ APT_PACKAGES=(
   gh
   wrk
   umoci
+  chromium
 )
 
 venv_only=0

@@ -14,7 +14,9 @@ from cargohold.accounts.account_service import AccountService
 from cargohold.accounts.admin_service import AdminService
 from cargohold.accounts.authn import Authenticator
 from cargohold.accounts.bearer import Verifier
+from cargohold.accounts.personal_tokens import PersonalTokens
 from cargohold.accounts.secrets import Keys, derive_keys, load_or_create_server_secret
+from cargohold.accounts.signin_service import SignInService
 from cargohold.accounts.token_service import TokenService
 from cargohold.audit.log import AuditBuffer, AuditEntry, AuditService
 from cargohold.authz.memo import StateMemo
@@ -32,6 +34,7 @@ from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
 from cargohold.registry.upload_service import UploadService
 from cargohold.registry.uploads import RunningHashes
+from cargohold.registry.views import PackageViews
 from cargohold.settings import Settings
 from cargohold.storage.protocol import BlobStore
 from cargohold.storage.registry import open_store
@@ -65,6 +68,9 @@ class Services:
     lifecycle: LifecycleService
     explain: ExplainService
     admin: AdminService
+    signin: SignInService
+    views: PackageViews
+    personal_tokens: PersonalTokens
 
     @property
     def engine(self) -> Engine:
@@ -192,6 +198,9 @@ def build(
         ),
         explain=ExplainService(db, base_url=settings.external_url, audit=audit),
         admin=AdminService(db, tokens),
+        signin=SignInService(db, keys, host=settings.service_name),
+        views=PackageViews(db, store, base_url=settings.external_url),
+        personal_tokens=PersonalTokens(db, tokens),
     )
 
 

@@ -89,6 +89,8 @@ class Settings:
     # Built-in TLS (web.tls): PEM certificate chain and key; reloaded on SIGHUP.
     tls_cert: str = ""
     tls_key: str = ""
+    # Web UI session cookie: Secure always when true, else only when base_url is https.
+    cookie_secure: bool = False
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -150,10 +152,13 @@ def load_settings(
     values: dict[str, Any] = {}
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
 
+    # CARGOHOLD_TEST_* belong to the test suite (e.g. where screenshots go), not to cargohold.
     env_values = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key not in CLIENT_ENV
+        if key.startswith(ENV_PREFIX)
+        and key not in CLIENT_ENV
+        and not key.startswith(ENV_PREFIX + "TEST_")
     }
     data_dir = given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR
     path = config_file or env.get(ENV_PREFIX + "CONFIG")

@@ -174,6 +174,25 @@ JOB_DEFAULT = click.Choice([d.value for d in JobDefault])
 local_command(
     G["user"], "create", manage.user_create, arg("name"), opt("--site-admin", is_flag=True)
 )
+
+
+@G["user"].command("password")
+@arg("name")
+@common
+def user_password(name: str, data_dir: str | None, config: str | None, as_json: bool) -> None:
+    """Set a user's web sign-in password, read from stdin (or asked for twice on a terminal)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        run_local(data_dir, config, lambda svc: svc.signin.set_password(name, password))
+    except (CargoholdError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    emit({"user": name, "password": "set"}, as_json)
+
+
 local_command(G["org"], "create", manage.org_create, arg("name"), opt("--owner", required=True))
 local_command(
     G["org"],

@@ -355,3 +355,37 @@ CATALOG_PUBLIC = Statement(
     ),
 )
 """(last, n, public) -> the next n public package names"""
+
+
+# Cold-path reads for the web UI's effective-access table and sessions (same rules: named rows).
+
+REPOSITORY_BY_ID = Statement(
+    "repository_by_id",
+    lambda: (
+        select(_r.id, _a.login.label("owner_login"), _r.name, _r.owner_id, _r.deleted_at)
+        .join(s.accounts, _a.id == _r.owner_id)
+        .where(_r.id == bindparam("id"))
+    ),
+)
+"""(id) -> id, owner_login, name, owner_id, deleted_at"""
+
+SITE_ADMIN_IDS = Statement("site_admin_ids", lambda: select(_a.id).where(_a.site_admin.is_(True)))
+"""() -> id of every site administrator"""
+
+ORG_MEMBER_IDS = Statement(
+    "org_member_ids",
+    lambda: select(s.org_members.c.user_id).where(s.org_members.c.org_id == bindparam("o")),
+)
+"""(o) -> user_id of every member of organization o"""
+
+TEAM_MEMBER_IDS = Statement(
+    "team_member_ids",
+    lambda: select(s.team_members.c.user_id).where(s.team_members.c.team_id == bindparam("t")),
+)
+"""(t) -> user_id of every member of team t"""
+
+USER_PASSWORD_HASH = Statement(
+    "user_password_hash",
+    lambda: select(_a.password_hash).where(_a.id == bindparam("id"), _a.kind == "user"),
+)
+"""(id) -> password_hash of user id (None when the account is not a user or has none)"""

@@ -54,6 +54,7 @@ accounts = Table(
     Column("inherit_default", Boolean, nullable=False, default=True),
     Column("default_job_permission", String(12), nullable=False, default="restricted"),
     Column("created_at", TS, nullable=False),
+    Column("password_hash", String(200), nullable=True),  # argon2id; users only (0005)
     sqlite_autoincrement=True,
 )
 
@@ -300,3 +301,14 @@ audit_log = Table(
     Column("count", Integer, nullable=False, default=1),
 )
 Index("ix_audit_log_package", audit_log.c.package, audit_log.c.id)
+
+# Failed web sign-ins, keyed "user:LOGIN" and "addr:IP", for rate limiting shared by replicas.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_signin_failures_key", signin_failures.c.key, signin_failures.c.at)

@@ -19,6 +19,7 @@ from cargohold.web import (
     manifests,
     runner_api,
     token,
+    ui,
     uploads,
 )
 from cargohold.web.api import routes as api_routes
@@ -81,4 +82,5 @@ def create_app(services: Services) -> web.Application:
     api_routes.setup(app)
     app.router.add_route("*", "/v2", registry)
     app.router.add_route("*", "/v2/{tail:.*}", registry)
+    ui.setup(app)
     return app
