@@ -7,6 +7,9 @@ from typing import Any
 
 from support.api import Acme, acme, job, pat
 from support.registry_app import Registry
+from support.ui import PASSWORD, UiClient, cheap_argon2
+
+__all__ = ["cheap_argon2"]
 
 
 async def call(
@@ -139,3 +142,21 @@ async def test_unknown_paths_and_methods_are_github_json(secured: Registry) -> N
         "/api/v3/admin/users", data=b"{not json", headers={**a.root, "Content-Type": "x"}
     )
     assert resp.status == 400 and (await resp.json())["message"] == "Problems parsing JSON"
+
+
+async def test_a_user_created_with_a_password_signs_in_to_the_web_ui(secured: Registry) -> None:
+    a = await acme(secured)
+    weak = {"login": "fay", "password": "short"}
+    status, body = await call(a, "POST", "/admin/users", a.root, weak)
+    assert status == 400 and "password" in body["message"]
+    # A refused password creates nobody.
+    assert (await call(a, "GET", "/users/fay", a.root))[0] == 404
+    status, _ = await call(
+        a, "POST", "/admin/users", a.root, {"login": "fay", "password": PASSWORD}
+    )
+    assert status == 201
+    ui = UiClient(secured)
+    resp = await ui.sign_in("fay")
+    status, page = await ui.follow(resp)
+    assert status == 200 and "Signed in as" in page and "fay" in page
+    assert (await ui.sign_in("fay", "a wrong but long password")).status != 303

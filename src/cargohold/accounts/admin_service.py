@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
-from cargohold.accounts import credentials, service
+from cargohold.accounts import credentials, passwords, service
 from cargohold.accounts.account_service import Account, OrgSettings, Repository, _org_settings
 from cargohold.accounts.token_service import NewSecret, TokenInfo, TokenService
 from cargohold.authz.model import (
@@ -38,7 +38,7 @@ from cargohold.authz.model import (
 )
 from cargohold.db import schema as s
 from cargohold.db.runner import Database
-from cargohold.errors import DeniedError, NotFoundError, UnauthorizedError
+from cargohold.errors import DeniedError, InvalidRequestError, NotFoundError, UnauthorizedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +141,28 @@ class AdminService:
 
         return await self._db.write(run)
 
-    async def create_user(self, login: str, *, site_admin: bool, by: Identity) -> Account:
+    async def create_user(
+        self, login: str, *, site_admin: bool, by: Identity, password: str | None = None
+    ) -> Account:
+        """Create a user (site admins only), with a web sign-in password when one is given:
+        checked against the policy and hashed (argon2id) before anything is written."""
         require_site_admin(by)
-        uid = await self._db.write(
-            lambda c: service.create_account(c, login, AccountKind.USER, site_admin=site_admin)
-        )
+        hashed: str | None = None
+        if password is not None:
+            why = passwords.check_policy(password)
+            if why is not None:
+                raise InvalidRequestError(why)
+            hashed = passwords.hash_password(password)
+
+        def create(conn: Connection) -> int:
+            uid = service.create_account(conn, login, AccountKind.USER, site_admin=site_admin)
+            if hashed is not None:
+                conn.execute(
+                    update(s.accounts).where(s.accounts.c.id == uid).values(password_hash=hashed)
+                )
+            return uid
+
+        uid = await self._db.write(create)
         return Account(uid, login, AccountKind.USER, site_admin)
 
     async def create_org(self, login: str, owner: str, *, by: Identity) -> Account:

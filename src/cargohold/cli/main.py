@@ -179,8 +179,22 @@ local_command(
 @G["user"].command("password")
 @arg("name")
 @common
-def user_password(name: str, data_dir: str | None, config: str | None, as_json: bool) -> None:
+def user_password(
+    name: str,
+    data_dir: str | None,
+    config: str | None,
+    as_json: bool,
+    server: str | None,
+    token: str | None,
+) -> None:
     """Set a user's web sign-in password, read from stdin (or asked for twice on a terminal)."""
+    if server is not None:
+        click.echo(
+            "error: user password works on the data directory; against a server, create "
+            "the user with a password (POST /api/v3/admin/users)",
+            err=True,
+        )
+        sys.exit(remote.EXIT_BAD_INPUT)
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:

@@ -14,7 +14,7 @@ from cargohold.db.engine import make_engine, migrate
 from cargohold.db.raw import ReadConnection, Statement
 from support.db import reset_postgres
 
-INTS = {"p", "id", "r", "n", "linked", "publisher", "uid", "rid", "owner"}
+INTS = {"p", "id", "r", "n", "linked", "publisher", "uid", "rid", "owner", "o", "t"}
 STATEMENTS = {name: value for name, value in vars(queries).items() if isinstance(value, Statement)}
 
 

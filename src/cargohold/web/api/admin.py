@@ -76,13 +76,11 @@ async def get_account(call: Call) -> Reply:
 
 async def create_user(call: Call) -> Reply:
     by = call.signed_in()
-    if call.field("password", str, required=False) is not None:
-        # Passwords (argon2) come with the web UI's sign-in; until then users sign in with PATs.
-        raise InvalidRequestError("passwords are not supported by this server yet; omit it")
     made = await call.services.admin.create_user(
         call.field("login", str),
         site_admin=bool(call.field("site_admin", bool, required=False)),
         by=by,
+        password=call.field("password", str, required=False),
     )
     return Reply(201, _account(made, _base(call)))
 
