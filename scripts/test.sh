@@ -19,11 +19,18 @@ else
 fi
 TEST_POSTGRES_URL=$(bash scripts/postgres.sh start) || exit 1
 export TEST_POSTGRES_URL
+started_s3=0
 cleanup() {
   if ((started_pg)); then bash scripts/postgres.sh stop || true; fi
+  if ((started_s3)); then bash scripts/seaweedfs.sh stop || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# SeaweedFS as the S3 server (exports TEST_S3_*); like PostgreSQL, stopped only if started here.
+if ! bash scripts/seaweedfs.sh status; then started_s3=1; fi
+s3_env=$(bash scripts/seaweedfs.sh start) || exit 1
+eval "$s3_env"
 
 failed=()
 step() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from cargohold.authz.memo import StateMemo
 from cargohold.db.engine import make_engine, migrate
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
+from cargohold.errors import ConfigError
 from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
 from cargohold.registry.manifest_service import ManifestService
@@ -84,7 +86,40 @@ def configured_store(settings: Settings) -> BlobStore:
     """The blob store the settings name (filesystem under ``blob_root`` by default)."""
     if settings.storage == "filesystem":
         return open_store("filesystem", root=settings.blob_root)
+    if settings.storage == "s3":
+        key_id, secret = s3_credentials(settings)
+        return open_store(
+            "s3",
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            path_style=settings.s3_path_style,
+            part_size=settings.s3_part_size,
+            redirect=settings.storage_redirect,
+            access_key_id=key_id,
+            secret_access_key=secret,
+        )
     return open_store(settings.storage)
+
+
+def s3_credentials(settings: Settings) -> tuple[str, str]:
+    """The S3 access key id and secret: from the settings (environment), else from
+    ``s3_credentials_file``. Raises ``ConfigError`` naming the file, never a secret."""
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        return settings.s3_access_key_id, settings.s3_secret_access_key
+    path = settings.s3_credentials_file
+    try:
+        with open(path, "rb") as fh:
+            values = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"setting 's3_credentials_file': cannot read {path}: {exc}") from exc
+    key_id, secret = values.get("access_key_id"), values.get("secret_access_key")
+    if not isinstance(key_id, str) or not isinstance(secret, str) or not key_id or not secret:
+        raise ConfigError(
+            f"setting 's3_credentials_file': {path} needs access_key_id and secret_access_key"
+        )
+    return key_id, secret
 
 
 def build(

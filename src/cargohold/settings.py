@@ -14,7 +14,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,21 @@ class Settings:
     upload_stale_after: int = 86400
     db_threads: int = 8
     log_level: str = "info"
+    # storage = "s3": an S3-compatible bucket. Credentials come from CARGOHOLD_S3_ACCESS_KEY_ID /
+    # CARGOHOLD_S3_SECRET_ACCESS_KEY or from s3_credentials_file (TOML with access_key_id and
+    # secret_access_key); they are never shown in repr or logs.
+    s3_endpoint: str = ""  # e.g. http://127.0.0.1:8333; empty means AWS
+    s3_region: str = "us-east-1"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_path_style: bool = True
+    s3_part_size: int = 16 * 1024 * 1024
+    s3_credentials_file: str = ""
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    # Answer blob GETs with 307 to a pre-signed URL of the store (S3 only), like distribution's
+    # `redirect`; the client then sends its Range to the store itself.
+    storage_redirect: bool = False
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -160,5 +175,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError("setting 'job_token_ttl': must be > 0 and <= job_token_max_ttl <= 86400")
     if s.event_loop not in ("asyncio", "uvloop"):
         raise ConfigError(f"setting 'event_loop': asyncio or uvloop, not {s.event_loop!r}")
-    if s.storage not in ("filesystem", "memory"):
+    if s.storage not in ("filesystem", "memory", "s3"):
         raise ConfigError(f"setting 'storage': unknown backend {s.storage!r}")
+    if s.storage == "s3":
+        if not s.s3_bucket:
+            raise ConfigError("setting 's3_bucket': required when storage = \"s3\"")
+        if not s.s3_credentials_file and not (s.s3_access_key_id and s.s3_secret_access_key):
+            raise ConfigError(
+                "setting 's3_credentials_file' (or CARGOHOLD_S3_ACCESS_KEY_ID and "
+                "CARGOHOLD_S3_SECRET_ACCESS_KEY): S3 credentials are required"
+            )

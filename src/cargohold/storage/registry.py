@@ -23,9 +23,16 @@ def _memory() -> BlobStore:
     return MemoryBlobStore()
 
 
+def _s3(**options: Any) -> BlobStore:
+    from cargohold.storage.s3 import S3BlobStore  # obstore is loaded only when S3 is used
+
+    return S3BlobStore(**options)
+
+
 BACKENDS: dict[str, Callable[..., BlobStore]] = {
     "filesystem": _filesystem,
     "memory": _memory,
+    "s3": _s3,
 }
 """Backend name -> factory taking the backend's options as keyword arguments. A constant:
 add backends here, never at run time."""

@@ -8,19 +8,23 @@ from pathlib import Path
 import pytest
 
 from cargohold.storage import BlobStore, open_store
+from support.s3 import s3_options
 
-BACKEND_NAMES = ["filesystem", "memory"]
+BACKEND_NAMES = ["filesystem", "memory", "s3"]
 
 
 @pytest.fixture(params=BACKEND_NAMES)
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStore]:
-    """A factory of fresh stores of one backend (each filesystem store gets its own root)."""
+    """A factory of fresh stores of one backend (each filesystem store gets its own root, each
+    S3 store its own prefix in the test bucket)."""
     kind: str = request.param
     counter = iter(range(1_000_000))
 
     def make() -> BlobStore:
         if kind == "filesystem":
             return open_store(kind, root=str(tmp_path / f"root{next(counter)}"))
+        if kind == "s3":
+            return open_store(kind, **s3_options())
         return open_store(kind)
 
     return make

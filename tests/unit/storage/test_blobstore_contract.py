@@ -27,7 +27,7 @@ DATA = b"hello, cargohold\n" * 1000
 
 def test_is_a_blob_store(store: BlobStore) -> None:
     assert isinstance(store, BlobStore)
-    assert store.name in {"filesystem", "memory"}
+    assert store.name in {"filesystem", "memory", "s3"}
 
 
 # -- round trip -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from cargohold.storage.memory import MemoryBlobStore
 
 
 def test_known_backends() -> None:
-    assert set(BACKENDS) == {"filesystem", "memory"}
+    assert set(BACKENDS) == {"filesystem", "memory", "s3"}
 
 
 def test_open_filesystem(tmp_path: Path) -> None:
@@ -35,7 +35,13 @@ def test_unknown_backend_is_named() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "options"),
-    [("filesystem", {}), ("filesystem", {"root": "/x", "bucket": "b"}), ("memory", {"root": "/x"})],
+    [
+        ("filesystem", {}),
+        ("filesystem", {"root": "/x", "bucket": "b"}),
+        ("memory", {"root": "/x"}),
+        ("s3", {"root": "/x"}),
+        ("s3", {"bucket": "ok-bucket", "access_key_id": "k"}),
+    ],
 )
 def test_bad_options_name_the_backend(kind: str, options: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=repr(kind)):
