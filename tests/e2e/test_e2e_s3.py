@@ -77,6 +77,8 @@ def test_skopeo_round_trip_on_s3(
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:12]}"
     server = start_server(env=s3_env(prefix, redirect=redirect))
+    ready = http("GET", f"{server.url}/readyz")
+    assert (ready.status, ready.json()["checks"]) == (200, {"database": "ok", "storage": "ok"})
     env = containers_env(tmp_path / "clients", server.host)
     src = tmp_path / "src"
     digest = make_oci_layout(src, layers=2, size=12 * MIB, seed=7, tag="v1")

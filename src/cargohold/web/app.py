@@ -10,7 +10,7 @@ from cargohold.errors import NameInvalidError, NotFoundError, UnsupportedError
 from cargohold.oci.names import validate_name
 from cargohold.oci.routes import Route, RouteKind, match_route
 from cargohold.services import Services
-from cargohold.web import blobs, listing, manifests, runner_api, token, uploads
+from cargohold.web import blobs, health, listing, manifests, runner_api, token, uploads
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
@@ -62,6 +62,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_route("GET", "/token", token.token)
     app.router.add_route("POST", "/token", token.token)
     runner_api.add_routes(app)
+    health.add_routes(app)
     app.router.add_route("*", "/v2", registry)
     app.router.add_route("*", "/v2/{tail:.*}", registry)
     return app
