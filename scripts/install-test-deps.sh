@@ -25,6 +25,7 @@ APT_PACKAGES=(
   postgresql-15
   postgresql-client-15
   wrk
+  haproxy  # the load balancer in front of replicas (tests/e2e/test_e2e_cluster.py)
 )
 
 missing=()

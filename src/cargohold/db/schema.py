@@ -190,6 +190,10 @@ blobs = Table(
     Column("digest", String(140), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", TS, nullable=False),
+    # Garbage collection (registry.gc): "live" or "deleting" (bytes being removed from the
+    # store); every new link bumps the generation, which the collector's mark must still see.
+    Column("state", String(10), nullable=False, server_default="live"),
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
 
 package_blobs = Table(
@@ -198,6 +202,8 @@ package_blobs = Table(
     Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
     Column("digest", ForeignKey("blobs.digest"), primary_key=True),
     Column("created_at", TS, nullable=False),
+    # Bumped by every manifest PUT that references the link (registry.gc).
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
 
 manifests = Table(
@@ -212,6 +218,8 @@ manifests = Table(
     Column("subject_digest", String(140), nullable=True),
     Column("annotations", Text, nullable=True),  # JSON object, for the referrers API
     Column("created_at", TS, nullable=False),
+    # Bumped by every PUT of this manifest or of an index listing it (registry.gc).
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
 Index("ix_manifests_subject", manifests.c.package_id, manifests.c.subject_digest)
 
@@ -248,6 +256,16 @@ uploads = Table(
     # A request writing to the session holds the claim; others get 416 (see registry.uploads).
     Column("claim", String(32), nullable=True),
     Column("claimed_at", TS, nullable=True),
+)
+
+# The garbage collector's lease: one row per job ("gc"); a collector runs only while it holds
+# an unexpired lease, so one collection runs at a time across every replica.
+gc_lease = Table(
+    "gc_lease",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(64), nullable=True),
+    Column("expires_at", TS, nullable=True),
 )
 
 # One row (id 1) whose version database triggers bump whenever anything the permission decision

@@ -12,6 +12,7 @@ from cargohold.oci.routes import Route, RouteKind, match_route
 from cargohold.services import Services
 from cargohold.web import blobs, health, listing, manifests, runner_api, token, uploads
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
+from cargohold.web.probes import unavailable_middleware
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
 
@@ -57,7 +58,9 @@ async def registry(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=8 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, unavailable_middleware], client_max_size=8 * 1024 * 1024
+    )
     app[SERVICES] = services
     app.router.add_route("GET", "/token", token.token)
     app.router.add_route("POST", "/token", token.token)

@@ -1,0 +1,45 @@
+"""gc: blob and link generations, blob state, the collector's lease
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-11-30
+
+- blobs.state ("live" | "deleting") and blobs.generation, package_blobs.generation,
+  manifests.generation: the race-free garbage collection protocol (cargohold.registry.gc).
+- gc_lease: one collection at a time across replicas.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN (no batch "move and copy"): it keeps the authz_version triggers.
+    op.add_column(
+        "blobs", sa.Column("state", sa.String(length=10), nullable=False, server_default="live")
+    )
+    for table in ("blobs", "package_blobs", "manifests"):
+        op.add_column(
+            table, sa.Column("generation", sa.BigInteger(), nullable=False, server_default="0")
+        )
+    op.create_table(
+        "gc_lease",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_gc_lease")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("gc_lease")
+    for table in ("blobs", "package_blobs", "manifests"):
+        op.drop_column(table, "generation")
+    op.drop_column("blobs", "state")
