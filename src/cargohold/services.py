@@ -22,6 +22,7 @@ from cargohold.db.runner import Database
 from cargohold.errors import ConfigError
 from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
+from cargohold.registry.gc_service import GcService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
 from cargohold.registry.settings_service import PackageSettingsService
@@ -55,6 +56,7 @@ class Services:
     accounts: AccountService
     tokens: TokenService
     audit_log: AuditService
+    gc: GcService
 
     @property
     def engine(self) -> Engine:
@@ -166,6 +168,7 @@ def build(
             audit=audit,
         ),
         audit_log=AuditService(db),
+        gc=GcService(db, store, timedelta(seconds=settings.gc_grace_period)),
     )
 
 

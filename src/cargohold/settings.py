@@ -51,6 +51,10 @@ class Settings:
     admin_token: str = ""  # a chp_ secret to give the first admin instead of a generated one
     max_manifest_bytes: int = 4 * 1024 * 1024
     upload_stale_after: int = 86400
+    # Garbage collection (registry.gc): unreferenced content older than the grace period goes;
+    # every replica runs a collection every gc_interval seconds (0: only `cargohold gc`).
+    gc_grace_period: int = 86400
+    gc_interval: int = 3600
     db_threads: int = 8
     log_level: str = "info"
     # storage = "s3": an S3-compatible bucket. Credentials come from CARGOHOLD_S3_ACCESS_KEY_ID /

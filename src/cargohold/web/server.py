@@ -39,6 +39,8 @@ async def _serve(
     if announce:
         print(announce, flush=True)
     sweeper = asyncio.create_task(_sweep_uploads(services))
+    every = settings.gc_interval
+    collector = asyncio.create_task(services.gc.run_periodically(every)) if every > 0 else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,6 +49,8 @@ async def _serve(
         await stop.wait()
     finally:
         sweeper.cancel()
+        if collector is not None:
+            collector.cancel()
         await runner.cleanup()
         services.close()
 
