@@ -25,6 +25,7 @@ from cargohold.registry.blob_service import BlobService
 from cargohold.registry.gc_service import GcService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
+from cargohold.registry.retention_service import RetentionService
 from cargohold.registry.settings_service import PackageSettingsService
 from cargohold.registry.upload_service import UploadService
 from cargohold.registry.uploads import RunningHashes
@@ -57,6 +58,7 @@ class Services:
     tokens: TokenService
     audit_log: AuditService
     gc: GcService
+    retention: RetentionService
 
     @property
     def engine(self) -> Engine:
@@ -169,6 +171,7 @@ def build(
         ),
         audit_log=AuditService(db),
         gc=GcService(db, store, timedelta(seconds=settings.gc_grace_period)),
+        retention=RetentionService(db),
     )
 
 

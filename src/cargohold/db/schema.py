@@ -268,6 +268,19 @@ gc_lease = Table(
     Column("expires_at", TS, nullable=True),
 )
 
+# Retention policies (registry.retention), per owner ("acme") or per package ("acme/app"); a
+# package's own policy replaces its owner's. protect: comma-separated tag patterns (fnmatch).
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("kind", String(10), primary_key=True),  # "owner" | "package"
+    Column("name", String(255), primary_key=True),
+    Column("keep_newest", Integer, nullable=True),
+    Column("untagged_older_than", BigInteger, nullable=True),  # seconds
+    Column("protect", String(400), nullable=False, server_default=""),
+    Column("updated_at", TS, nullable=False),
+)
+
 # One row (id 1) whose version database triggers bump whenever anything the permission decision
 # reads changes (migration 0002 lists the tables); processes memoise state per version.
 authz_version = Table(

@@ -7,6 +7,7 @@ Create Date: 2026-11-30
 - blobs.state ("live" | "deleting") and blobs.generation, package_blobs.generation,
   manifests.generation: the race-free garbage collection protocol (cargohold.registry.gc).
 - gc_lease: one collection at a time across replicas.
+- retention_policies: keep-newest / untagged-age / protected-tag policies per owner or package.
 """
 
 from __future__ import annotations
@@ -36,9 +37,20 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_gc_lease")),
     )
+    op.create_table(
+        "retention_policies",
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("keep_newest", sa.Integer(), nullable=True),
+        sa.Column("untagged_older_than", sa.BigInteger(), nullable=True),
+        sa.Column("protect", sa.String(length=400), nullable=False, server_default=""),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "name", name=op.f("pk_retention_policies")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_policies")
     op.drop_table("gc_lease")
     for table in ("blobs", "package_blobs", "manifests"):
         op.drop_column(table, "generation")
