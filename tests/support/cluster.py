@@ -188,6 +188,10 @@ class Cluster:
         server = ServerProcess().start(self.tmp / f"replica{index}", env=self.replica_env())
         if index < len(self.replicas):
             self.replicas[index] = server
+            if self._haproxy is not None:  # a restarted replica has a new port
+                self._haproxy.kill()
+                self._haproxy.wait()
+                self.start_haproxy()
         else:
             self.replicas.append(server)
         return server
