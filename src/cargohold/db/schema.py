@@ -205,6 +205,8 @@ package_blobs = Table(
     # Bumped by every manifest PUT that references the link (registry.gc).
     Column("generation", BigInteger, nullable=False, server_default="0"),
 )
+# The collector asks "does any package link this blob?" (registry.gc).
+Index("ix_package_blobs_digest", package_blobs.c.digest)
 
 manifests = Table(
     "manifests",

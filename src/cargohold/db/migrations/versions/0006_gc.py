@@ -6,6 +6,7 @@ Create Date: 2026-11-30
 
 - blobs.state ("live" | "deleting") and blobs.generation, package_blobs.generation,
   manifests.generation: the race-free garbage collection protocol (cargohold.registry.gc).
+- ix_package_blobs_digest: "is this blob linked anywhere" without a scan.
 - gc_lease: one collection at a time across replicas.
 - retention_policies: keep-newest / untagged-age / protected-tag policies per owner or package.
 """
@@ -30,6 +31,7 @@ def upgrade() -> None:
         op.add_column(
             table, sa.Column("generation", sa.BigInteger(), nullable=False, server_default="0")
         )
+    op.create_index("ix_package_blobs_digest", "package_blobs", ["digest"])
     op.create_table(
         "gc_lease",
         sa.Column("name", sa.String(length=40), nullable=False),
@@ -52,6 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("retention_policies")
     op.drop_table("gc_lease")
+    op.drop_index("ix_package_blobs_digest", table_name="package_blobs")
     for table in ("blobs", "package_blobs", "manifests"):
         op.drop_column(table, "generation")
     op.drop_column("blobs", "state")
