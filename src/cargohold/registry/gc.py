@@ -67,7 +67,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from cargohold.db import schema as s
 from cargohold.db.tx import aware, insert_ignore, now, write
@@ -272,34 +283,52 @@ def delete_manifest_if_unchanged(
     return bool(gone)
 
 
-def delete_link_if_unchanged(conn: Connection, package_id: int, digest: str, gen: int) -> bool:
+def delete_links_if_unchanged(
+    conn: Connection, links: list[tuple[int, str, int]]
+) -> list[tuple[int, str]]:
+    """Delete the links (package, digest, generation seen) still unreferenced and unchanged,
+    in one statement; returns those deleted. A row whose generation moved is not matched (on
+    PostgreSQL also when it moved while this statement waited for its lock: the WHERE clause
+    is re-checked on the new row version)."""
+    if not links:
+        return []
     pb = s.package_blobs.c
-    return bool(
-        conn.execute(
-            delete(s.package_blobs).where(
-                pb.package_id == package_id,
-                pb.digest == digest,
-                pb.generation == gen,
-                _unreferenced_link(package_id, digest),
-            )
-        ).rowcount
+    rows = conn.execute(
+        delete(s.package_blobs)
+        .where(
+            tuple_(pb.package_id, pb.digest, pb.generation).in_(links),
+            _unreferenced_link(pb.package_id, pb.digest),
+        )
+        .returning(pb.package_id, pb.digest)
     )
+    return [(int(row.package_id), row.digest) for row in rows]
+
+
+def delete_link_if_unchanged(conn: Connection, package_id: int, digest: str, gen: int) -> bool:
+    return bool(delete_links_if_unchanged(conn, [(package_id, digest, gen)]))
+
+
+def mark_blobs_if_unchanged(conn: Connection, blobs: list[tuple[str, int]]) -> list[str]:
+    """Mark "deleting" the blobs (digest, generation seen) still live, unlinked and unchanged,
+    in one statement; returns those marked."""
+    if not blobs:
+        return []
+    b = s.blobs.c
+    rows = conn.execute(
+        update(s.blobs)
+        .where(
+            tuple_(b.digest, b.generation).in_(blobs),
+            b.state == "live",
+            _unlinked(b.digest),
+        )
+        .values(state="deleting")
+        .returning(b.digest)
+    )
+    return [row.digest for row in rows]
 
 
 def mark_blob_if_unchanged(conn: Connection, digest: str, generation: int) -> bool:
-    b = s.blobs.c
-    return bool(
-        conn.execute(
-            update(s.blobs)
-            .where(
-                b.digest == digest,
-                b.state == "live",
-                b.generation == generation,
-                _unlinked(digest),
-            )
-            .values(state="deleting")
-        ).rowcount
-    )
+    return bool(mark_blobs_if_unchanged(conn, [(digest, generation)]))
 
 
 def marked_blobs(conn: Connection) -> list[tuple[str, int]]:
@@ -409,9 +438,7 @@ class Collector:
             return
         for batch in _batches(candidates, BATCH):
             with write(self._engine) as conn:
-                for package_id, digest, gen in batch:
-                    if delete_link_if_unchanged(conn, package_id, digest, gen):
-                        report.links.append((package_id, digest))
+                report.links.extend(delete_links_if_unchanged(conn, batch))
             self._renew()
 
     def _blobs(self, report: GcReport, dry: bool) -> None:
@@ -421,9 +448,9 @@ class Collector:
         with self._engine.connect() as conn:
             candidates = blob_candidates(conn)
         for i in range(0, len(candidates), BATCH):
+            batch = [(digest, gen) for digest, gen, _size in candidates[i : i + BATCH]]
             with write(self._engine) as conn:
-                for digest, gen, _size in candidates[i : i + BATCH]:
-                    mark_blob_if_unchanged(conn, digest, gen)
+                mark_blobs_if_unchanged(conn, batch)
             self._renew()
         # Only now, with the marks committed, do bytes go (also those of a crashed run).
         with self._engine.connect() as conn:
