@@ -32,7 +32,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from cargohold.db.engine import make_engine
 from cargohold.registry.gc import Collector
@@ -242,9 +242,23 @@ DANGLING = {
 }
 
 
+def own_database(url: str, name: str = "cargohold_soak") -> str:
+    """A database of its own on the suite's PostgreSQL (emptied), so a long soak never shares
+    tables with other tests."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if found.first() is None:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    own = make_url(url).set(database=name).render_as_string(hide_password=False)
+    reset_postgres(own)
+    return own
+
+
 @pytest.mark.postgres
 def test_gc_soak(tmp_path: Path, postgres_url: str) -> None:
-    reset_postgres(postgres_url)
+    postgres_url = own_database(postgres_url)
     data_dir = tmp_path / "shared"
     env = {
         "CARGOHOLD_AUTH_ENABLED": "false",
