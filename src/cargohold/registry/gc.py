@@ -31,6 +31,10 @@ collector deletes a row only with a conditional statement that re-checks "unrefe
     INSERT/UPDATE package_blobs (gen + 1)
     COMMIT
 
+The collector issues its conditional statements a batch at a time (``(package, digest,
+generation) IN (...)`` with the same NOT EXISTS clause, RETURNING what matched); each row is
+decided exactly as the one-row form above.
+
 Why no interleaving loses a blob:
 
 - SQLite: every write transaction is ``BEGIN IMMEDIATE``, so they are serialised; each

@@ -288,3 +288,16 @@ async def test_postgres_row_locks_serialise_put_claim_and_collector_delete(
             lambda: registry.db(lambda c: _stored_sizes(c, package_id, {digest}, True))
         )
     assert pending.result(timeout=60) == {}
+
+
+async def test_a_collection_finishes_what_a_crashed_one_marked(registry: Registry) -> None:
+    digest = await push_blob(registry.client, "acme/app", b"half collected")
+    ((package_id, _, gen),) = registry.db(lambda c: gc.link_candidates(c, later()))
+    assert registry.db(lambda c: gc.delete_link_if_unchanged(c, package_id, digest, gen))
+    ((_, bgen, _),) = registry.db(gc.blob_candidates)
+    assert registry.db(lambda c: gc.mark_blob_if_unchanged(c, digest, bgen))
+    # The collector died here: marked, bytes still stored. The next one (even within the
+    # grace period of everything else) deletes the bytes, then the row.
+    report = collector(registry, at=now(), grace=3600).collect()
+    assert report.blobs == [digest]
+    assert not stored(registry, digest) and digest not in blob_rows(registry)
