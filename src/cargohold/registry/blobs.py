@@ -45,19 +45,26 @@ def link(
     """
     at = now()
     b = s.blobs.c
-    claimed = conn.execute(
+    claim = (
         update(s.blobs)
         .where(b.digest == digest, b.state == "live")
         .values(generation=b.generation + 1)
-    ).rowcount
-    if not claimed:
+    )
+    if not conn.execute(claim).rowcount:
         if stored is None:
             return False
         if not insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=at):
-            return False  # a row exists that is not live: its bytes are being collected
+            # Another upload of the same content recorded it meanwhile (then claim that row),
+            # or the row is "deleting": its bytes are being collected.
+            return bool(conn.execute(claim).rowcount) and _link_package(conn, package_id, digest)
         if not stored():
             conn.execute(delete(s.blobs).where(b.digest == digest))
             return False
+    return _link_package(conn, package_id, digest)
+
+
+def _link_package(conn: Connection, package_id: int, digest: str) -> bool:
+    at = now()
     pb = s.package_blobs.c
     relinked = conn.execute(
         update(s.package_blobs)
