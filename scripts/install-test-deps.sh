@@ -42,6 +42,7 @@ APT_PACKAGES=(
   wrk
   umoci
   chromium
+  haproxy  # the load balancer in front of replicas (tests/e2e/test_e2e_cluster.py)
 )
 
 venv_only=0

@@ -25,6 +25,8 @@ STATUS: dict[str, int] = {
     "DENIED": 403,
     "UNSUPPORTED": 405,
     "TOOMANYREQUESTS": 429,
+    # distribution's code for a dependency that is down (database, blob store); with Retry-After.
+    "UNAVAILABLE": 503,
     # Not in the spec's list, but used with the spec's error body shape.
     "RANGE_INVALID": 416,
     "MANIFEST_TOO_LARGE": 413,
@@ -156,6 +158,21 @@ class UnsupportedError(CargoholdError):
 class TooManyRequestsError(CargoholdError):
     code = "TOOMANYREQUESTS"
     default_message = "too many requests"
+
+
+class ServiceUnavailableError(CargoholdError):
+    """The database or the blob store does not answer; the client should retry later.
+
+    Always carries ``Retry-After`` (seconds). The message never names hosts or credentials.
+    """
+
+    code = "UNAVAILABLE"
+    default_message = "service unavailable; retry later"
+
+    def __init__(
+        self, message: str | None = None, detail: Any = None, *, retry_after: int = 5
+    ) -> None:
+        super().__init__(message, detail, headers={"Retry-After": str(retry_after)})
 
 
 class NotFoundError(CargoholdError):

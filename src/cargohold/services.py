@@ -28,9 +28,11 @@ from cargohold.registry.access_service import AccessService
 from cargohold.registry.blob_service import BlobService
 from cargohold.registry.catalog_service import CatalogService
 from cargohold.registry.explain_service import ExplainService
+from cargohold.registry.gc_service import GcService
 from cargohold.registry.lifecycle_service import LifecycleService
 from cargohold.registry.manifest_service import ManifestService
 from cargohold.registry.package_service import PackageService
+from cargohold.registry.retention_service import RetentionService
 from cargohold.registry.settings_service import PackageSettingsService
 from cargohold.registry.upload_service import UploadService
 from cargohold.registry.uploads import RunningHashes
@@ -71,6 +73,8 @@ class Services:
     signin: SignInService
     views: PackageViews
     personal_tokens: PersonalTokens
+    gc: GcService
+    retention: RetentionService
 
     @property
     def engine(self) -> Engine:
@@ -201,6 +205,8 @@ def build(
         signin=SignInService(db, keys, host=settings.service_name),
         views=PackageViews(db, store, base_url=settings.external_url),
         personal_tokens=PersonalTokens(db, tokens),
+        gc=GcService(db, store, timedelta(seconds=settings.gc_grace_period), restore_window=window),
+        retention=RetentionService(db),
     )
 
 

@@ -56,6 +56,10 @@ class Settings:
     upload_stale_after: int = 86400
     # Audit rows older than this many days are deleted (0 keeps them all).
     audit_retention_days: int = 90
+    # Garbage collection (registry.gc): unreferenced content older than the grace period goes;
+    # every replica runs a collection every gc_interval seconds (0: only `cargohold gc`).
+    gc_grace_period: int = 86400
+    gc_interval: int = 3600
     db_threads: int = 8
     # Slow clients (security finding 9). A connection must send a complete header block within
     # header_timeout seconds of opening (or of its previous response); aiohttp's keep-alive

@@ -27,12 +27,12 @@ async def test_readyz_checks_database_and_storage(secured: Registry) -> None:
 
 async def test_readyz_is_503_when_the_database_is_unreachable(registry: Registry) -> None:
     real = registry.services.engine
-    registry.services.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    registry.services.db.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     try:
         resp = await registry.client.get("/readyz")
     finally:
-        registry.services.engine.dispose()
-        registry.services.engine = real
+        registry.services.db.engine.dispose()
+        registry.services.db.engine = real
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "5"
     body = await resp.json()

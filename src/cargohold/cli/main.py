@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from cargohold.authz.model import JobDefault, OrgRole, RepoRole, Visibility
-from cargohold.cli import manage, package_cmds, remote, tables
+from cargohold.cli import maintenance, manage, package_cmds, remote, tables
 from cargohold.cli.local import run_local
 from cargohold.cli.remote import RemoteError, run_remote
 from cargohold.cli.workflow import workflow_group
@@ -406,6 +406,30 @@ def logout_cmd(server: str) -> None:
         click.echo(f"not signed in to {server}", err=True)
         sys.exit(remote.EXIT_NOT_FOUND)
     click.echo(f"signed out of {server}")
+
+
+local_command(cli, "gc", maintenance.gc, opt("--dry-run", is_flag=True))
+RETENTION = click.Group("retention", help="Retention policies (per owner or package).")
+cli.add_command(RETENTION)
+SCOPE = (opt("--owner", default=None), opt("--package", default=None))
+local_command(
+    RETENTION,
+    "set",
+    maintenance.retention_set,
+    *SCOPE,
+    opt("--keep", type=int, default=None, help="keep the newest N versions"),
+    opt("--untagged-older-than", default=None, help="delete untagged versions older (30d)"),
+    opt("--protect", default=None, help="tag patterns never deleted (v*,latest)"),
+)
+local_command(RETENTION, "show", maintenance.retention_show, *SCOPE)
+local_command(RETENTION, "remove", maintenance.retention_remove, *SCOPE)
+local_command(
+    RETENTION,
+    "run",
+    maintenance.retention_run,
+    opt("--dry-run", is_flag=True),
+    opt("--package", default=None),
+)
 
 
 def main() -> None:

@@ -389,3 +389,8 @@ USER_PASSWORD_HASH = Statement(
     lambda: select(_a.password_hash).where(_a.id == bindparam("id"), _a.kind == "user"),
 )
 """(id) -> password_hash of user id (None when the account is not a user or has none)"""
+
+BLOB_STATE = Statement(
+    "blob_state", lambda: select(s.blobs.c.state).where(s.blobs.c.digest == bindparam("d"))
+)
+"""(d) -> state of the blob row ("live", "deleting") for garbage collection"""

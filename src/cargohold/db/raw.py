@@ -126,15 +126,26 @@ class ReadConnection:
         finally:
             try:
                 raw.rollback()
+                healthy = not _broken(raw.driver_connection)
             except Exception:
+                healthy = False
+            if not healthy:
+                # The server went away (restart, failover): drop this connection so the next
+                # request takes a fresh one from the (pre-pinging) pool; whatever the body
+                # raised propagates and the web layer answers 503.
                 self._raw = None
                 raw.invalidate()
-                raise
 
     def close(self) -> None:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+
+
+def _broken(dbapi_conn: Any) -> bool:
+    """psycopg marks a connection whose server went away ``broken``/``closed``; sqlite3 has
+    neither attribute."""
+    return bool(getattr(dbapi_conn, "broken", False)) or getattr(dbapi_conn, "closed", 0) is True
 
 
 def timestamp(value: Any) -> datetime | None:

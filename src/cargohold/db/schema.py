@@ -195,6 +195,10 @@ blobs = Table(
     Column("digest", String(140), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", TS, nullable=False),
+    # Garbage collection (registry.gc): "live" or "deleting" (bytes being removed from the
+    # store); every new link bumps the generation, which the collector's mark must still see.
+    Column("state", String(10), nullable=False, server_default="live"),
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
 
 package_blobs = Table(
@@ -203,7 +207,11 @@ package_blobs = Table(
     Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True),
     Column("digest", ForeignKey("blobs.digest"), primary_key=True),
     Column("created_at", TS, nullable=False),
+    # Bumped by every manifest PUT that references the link (registry.gc).
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
+# The collector asks "does any package link this blob?" (registry.gc).
+Index("ix_package_blobs_digest", package_blobs.c.digest)
 
 manifests = Table(
     "manifests",
@@ -222,6 +230,8 @@ manifests = Table(
     Column("deleted_at", TS, nullable=True),
     Column("deleted_by", String(200), nullable=True),
     Column("deleted_tags", Text, nullable=True),
+    # Bumped by every PUT of this manifest or of an index listing it (registry.gc).
+    Column("generation", BigInteger, nullable=False, server_default="0"),
 )
 Index("ix_manifests_subject", manifests.c.package_id, manifests.c.subject_digest)
 
@@ -258,6 +268,29 @@ uploads = Table(
     # A request writing to the session holds the claim; others get 416 (see registry.uploads).
     Column("claim", String(32), nullable=True),
     Column("claimed_at", TS, nullable=True),
+)
+
+# The garbage collector's lease: one row per job ("gc"); a collector runs only while it holds
+# an unexpired lease, so one collection runs at a time across every replica.
+gc_lease = Table(
+    "gc_lease",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(64), nullable=True),
+    Column("expires_at", TS, nullable=True),
+)
+
+# Retention policies (registry.retention), per owner ("acme") or per package ("acme/app"); a
+# package's own policy replaces its owner's. protect: comma-separated tag patterns (fnmatch).
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("kind", String(10), primary_key=True),  # "owner" | "package"
+    Column("name", String(255), primary_key=True),
+    Column("keep_newest", Integer, nullable=True),
+    Column("untagged_older_than", BigInteger, nullable=True),  # seconds
+    Column("protect", String(400), nullable=False, server_default=""),
+    Column("updated_at", TS, nullable=False),
 )
 
 # One row (id 1) whose version database triggers bump whenever anything the permission decision

@@ -48,7 +48,8 @@ def insert_ignore(conn: Connection, table: Table, **values: Any) -> bool:
         stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
     else:
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    # RETURNING, not rowcount: psycopg reports rowcount -1 for this statement.
+    return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 def upsert(conn: Connection, table: Table, keys: tuple[str, ...], **values: Any) -> None:

@@ -6,7 +6,9 @@ A blob's bytes are stored once (``blobs``); a package sees it through a link
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, select
+from collections.abc import Callable
+
+from sqlalchemy import Connection, and_, delete, select, update
 
 from cargohold.db import queries as q
 from cargohold.db import schema as s
@@ -21,19 +23,68 @@ def size_in(db: Reader, package_id: int, digest: str) -> int | None:
     return None if size is None else int(size)
 
 
-def link(conn: Connection, package_id: int, digest: str, size: int) -> None:
-    """Record the blob (idempotent) and make it visible in the package (idempotent)."""
+def link(
+    conn: Connection,
+    package_id: int,
+    digest: str,
+    size: int,
+    stored: Callable[[], bool] | None = None,
+) -> bool:
+    """Make the blob visible in the package (idempotent); False when it cannot be linked.
+
+    The garbage collector's counterpart (see ``registry.gc``): a live blob row is claimed by
+    bumping its generation (a row lock on PostgreSQL, so a concurrent mark waits and then sees
+    the new generation and skips it); a row the collector marked "deleting" is never linked.
+    With no row at all the blob is recorded afresh, but only if ``stored()`` confirms the bytes
+    are in the store (an upload whose commit found them already stored may have raced their
+    deletion). ``stored=None`` (a mount) links only a live row: a live row's bytes are stored.
+    """
     at = now()
-    insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=at)
-    insert_ignore(conn, s.package_blobs, package_id=package_id, digest=digest, created_at=at)
+    b = s.blobs.c
+    claim = (
+        update(s.blobs)
+        .where(b.digest == digest, b.state == "live")
+        .values(generation=b.generation + 1)
+    )
+    if not conn.execute(claim).rowcount:
+        if stored is None:
+            return False
+        if not insert_ignore(conn, s.blobs, digest=digest, size=size, created_at=at):
+            # Another upload of the same content recorded it meanwhile (then claim that row),
+            # or the row is "deleting": its bytes are being collected.
+            return bool(conn.execute(claim).rowcount) and _link_package(conn, package_id, digest)
+        if not stored():
+            conn.execute(delete(s.blobs).where(b.digest == digest))
+            return False
+    return _link_package(conn, package_id, digest)
+
+
+def _link_package(conn: Connection, package_id: int, digest: str) -> bool:
+    at = now()
+    pb = s.package_blobs.c
+    relinked = conn.execute(
+        update(s.package_blobs)
+        .where(pb.package_id == package_id, pb.digest == digest)
+        .values(generation=pb.generation + 1, created_at=at)  # the grace period starts again
+    ).rowcount
+    if not relinked:
+        insert_ignore(conn, s.package_blobs, package_id=package_id, digest=digest, created_at=at)
+    return True
 
 
 def mount(conn: Connection, package_id: int, source_id: int, digest: str) -> int | None:
-    """Link a blob of ``source_id`` into ``package_id``; a metadata operation. Returns size."""
+    """Link a blob of ``source_id`` into ``package_id``; a metadata operation. Returns size,
+    or None (no such blob in the source, or being collected: the client uploads instead)."""
     size = size_in(Reader.over(conn), source_id, digest)
-    if size is not None:
-        link(conn, package_id, digest, size)
-    return size
+    if size is not None and link(conn, package_id, digest, size):
+        return size
+    return None
+
+
+def state_of(db: Reader, digest: str) -> str | None:
+    """The blob row's garbage-collection state ("live", "deleting"), or None without a row."""
+    state = db.scalar(q.BLOB_STATE, d=digest)
+    return None if state is None else str(state)
 
 
 def unlink(conn: Connection, package_id: int, digest: str) -> None:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, update
 
 from cargohold.db import schema as s
 from cargohold.db.tx import aware, insert_ignore
@@ -146,6 +146,34 @@ def delete_version(conn: Connection, package_id: int, digest: str, by: str, at: 
     )
 
 
+def delete_version_if_unchanged(
+    conn: Connection, package_id: int, digest: str, generation: int, by: str, at: datetime
+) -> bool:
+    """``delete_version`` for a planner (retention) that read the version at ``generation``:
+    False, changing nothing the caller's savepoint cannot undo, when it was re-pushed or
+    re-tagged since (new generation), is gone or deleted already, or a live index lists it."""
+    if _live_parent(conn, package_id, digest) is not None:
+        return False
+    t = s.tags.c
+    names = sorted(
+        conn.execute(select(t.name).where(t.package_id == package_id, t.digest == digest)).scalars()
+    )
+    marked = conn.execute(
+        update(s.manifests)
+        .where(
+            M.package_id == package_id,
+            M.digest == digest,
+            M.generation == generation,
+            M.deleted_at.is_(None),
+        )
+        .values(deleted_at=at, deleted_by=by, deleted_tags=json.dumps(names) if names else None)
+    ).rowcount
+    if not marked:
+        return False
+    conn.execute(delete(s.tags).where(t.package_id == package_id, t.digest == digest))
+    return True
+
+
 def _children(conn: Connection, package_id: int, digest: str) -> list[str]:
     r = s.manifest_refs.c
     return list(
@@ -244,27 +272,35 @@ def purgeable(conn: Connection, as_of: datetime, window: timedelta) -> Purgeable
     return Purgeable(gone, tuple((r.package_id, r.digest) for r in rows))
 
 
-def purge_version(conn: Connection, package_id: int, digest: str) -> bool:
+def purge_version(
+    conn: Connection, package_id: int, digest: str, deleted_before: datetime | None = None
+) -> bool:
     """Remove a deleted version for good (its tags were already moved aside). Blobs it alone
     referenced become unreferenced; collecting those is the garbage collector's business.
-    Returns False when it is not (or no longer) a deleted version."""
+    Returns False when it is not (or no longer) a deleted version.
+
+    The delete itself re-checks ``deleted_at``: a push that revived the version after the
+    collector listed it wins, whatever the isolation level."""
     r = s.manifest_refs.c
-    row = conn.execute(
-        select(M.deleted_at).where(M.package_id == package_id, M.digest == digest)
-    ).first()
-    if row is None or row.deleted_at is None:
+    still_deleted: ColumnElement[bool] = M.deleted_at.is_not(None)
+    if deleted_before is not None:  # deleted again since the listing: a new window
+        still_deleted = and_(still_deleted, M.deleted_at <= deleted_before)
+    gone = conn.execute(
+        delete(s.manifests).where(M.package_id == package_id, M.digest == digest, still_deleted)
+    ).rowcount
+    if not gone:
         return False
     conn.execute(
         delete(s.manifest_refs).where(r.package_id == package_id, r.parent_digest == digest)
     )
-    conn.execute(delete(s.manifests).where(M.package_id == package_id, M.digest == digest))
     return True
 
 
 def purge_package(conn: Connection, package_id: int) -> bool:
     """Remove a deleted package and everything hanging off it (its name becomes free).
     Returns False when it is not (or no longer) deleted."""
-    row = conn.execute(select(P.deleted_at).where(P.id == package_id)).first()
+    # Lock the row (PostgreSQL) and re-check: a restore that committed since the listing wins.
+    row = conn.execute(select(P.deleted_at).where(P.id == package_id).with_for_update()).first()
     if row is None or row.deleted_at is None:
         return False
     for table in (

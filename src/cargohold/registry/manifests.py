@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from cargohold.db import queries as q
 from cargohold.db import schema as s
@@ -46,19 +46,47 @@ def get(db: Reader, package_id: int, reference: str, is_digest: bool) -> StoredM
 def _stored_sizes(
     conn: Connection, package_id: int, digests: set[str], blob: bool
 ) -> dict[str, int]:
+    """Sizes of the referenced content the package holds, each row claimed for this PUT.
+
+    Claiming bumps the generation of the link (or child manifest) row: on PostgreSQL the row
+    stays locked until this transaction ends, and the garbage collector's conditional delete
+    (``generation = seen``) waits and then skips it; a row the collector deleted first is
+    simply absent here, so the PUT fails with MANIFEST_BLOB_UNKNOWN (see ``registry.gc``).
+    """
     if blob:
         pb, b = s.package_blobs.c, s.blobs.c
-        query = (
-            select(pb.digest, b.size)
-            .join_from(s.package_blobs, s.blobs, b.digest == pb.digest)
-            .where(pb.package_id == package_id, pb.digest.in_(digests))
+        claimed = set(
+            conn.execute(
+                update(s.package_blobs)
+                .where(pb.package_id == package_id, pb.digest.in_(digests))
+                .values(generation=pb.generation + 1)
+                .returning(pb.digest)
+            ).scalars()
         )
-    else:
-        m = s.manifests.c
-        query = select(m.digest, m.size).where(
-            m.package_id == package_id, m.digest.in_(digests), m.deleted_at.is_(None)
-        )
-    return {row.digest: int(row.size) for row in conn.execute(query)}
+        if not claimed:
+            return {}
+        query = select(b.digest, b.size).where(b.digest.in_(claimed))
+        return {row.digest: int(row.size) for row in conn.execute(query)}
+    m = s.manifests.c
+    rows = conn.execute(
+        update(s.manifests)
+        .where(m.package_id == package_id, m.digest.in_(digests), m.deleted_at.is_(None))
+        .values(generation=m.generation + 1)
+        .returning(m.digest, m.size)
+    )
+    return {row.digest: int(row.size) for row in rows}
+
+
+def _claim_manifest(conn: Connection, package_id: int, digest: str) -> bool:
+    """Bump an existing manifest's generation (re-push, tag): the collector then keeps it."""
+    m = s.manifests.c
+    return bool(
+        conn.execute(
+            update(s.manifests)
+            .where(m.package_id == package_id, m.digest == digest)
+            .values(generation=m.generation + 1)
+        ).rowcount
+    )
 
 
 def _require_present(
@@ -107,21 +135,24 @@ def put(
     blob_refs = [str(d) for d in parsed.blob_references()]
     child_refs = [str(d) for d in parsed.manifest_references()]
     at = now()
-    inserted = insert_ignore(
-        conn,
-        s.manifests,
-        package_id=package_id,
-        digest=digest,
-        media_type=parsed.media_type,
-        size=len(body),
-        content=body,
-        artifact_type=parsed.artifact_type,
-        subject_digest=str(parsed.subject.digest) if parsed.subject else None,
-        annotations=json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
-        created_at=at,
-    )
-    # Unconditional: insert_ignore's rowcount is -1 on PostgreSQL (psycopg 3), so "not
-    # inserted" cannot be told from it; the update touches only a deleted row.
+    row = {
+        "package_id": package_id,
+        "digest": digest,
+        "media_type": parsed.media_type,
+        "size": len(body),
+        "content": body,
+        "artifact_type": parsed.artifact_type,
+        "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
+        "annotations": json.dumps(dict(parsed.annotations)) if parsed.annotations else None,
+        "created_at": at,
+    }
+    inserted = insert_ignore(conn, s.manifests, **row)
+    if not inserted and not _claim_manifest(conn, package_id, digest):
+        # The collector deleted it between the two statements: store it afresh.
+        inserted = insert_ignore(conn, s.manifests, **row)
+        if not inserted:
+            raise ConflictError("the manifest changed concurrently; retry")
+    # A re-push of a soft-deleted version's exact content makes it live again.
     lifecycle.revive_version(conn, package_id, digest)
     if inserted:
         for kind, refs in (("blob", blob_refs), ("manifest", child_refs)):

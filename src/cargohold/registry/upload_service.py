@@ -22,7 +22,12 @@ from sqlalchemy import Connection
 
 from cargohold.db.runner import Database
 from cargohold.db.tx import now
-from cargohold.errors import DigestInvalidError, RangeInvalidError, SizeInvalidError
+from cargohold.errors import (
+    DigestInvalidError,
+    RangeInvalidError,
+    ServiceUnavailableError,
+    SizeInvalidError,
+)
 from cargohold.oci.digest import Digest
 from cargohold.registry import blobs, uploads
 from cargohold.registry.janitor import SweepResult, sweep
@@ -33,6 +38,7 @@ from cargohold.storage.protocol import BlobStore
 
 BATCH = 4 * 1024 * 1024
 RENEW_EVERY = uploads.CLAIM_TTL.total_seconds() / 4
+COLLECTION_WAIT_STEPS = 100  # x 0.1 s
 
 
 class UploadService:
@@ -255,13 +261,38 @@ class UploadService:
                 "the upload was discarded",
                 detail={"expected": str(expected), "computed": computed},
             )
+        await self._await_collection(str(expected))
         info = await db.blocking(
             lambda: store.commit(upload.storage_id, str(expected), hashed=computed, size=size)
         )
 
-        def record(conn: Connection) -> None:
-            blobs.link(conn, upload.package_id, info.digest, info.size)
-            uploads.close(conn, upload.id)
+        def stored() -> bool:
+            return store.stat(info.digest) is not None
 
-        await db.write(record)
+        def record(conn: Connection) -> bool:
+            linked = blobs.link(conn, upload.package_id, info.digest, info.size, stored)
+            uploads.close(conn, upload.id)
+            return linked
+
+        if not await db.write(record):
+            raise ServiceUnavailableError(
+                f"blob {info.digest} was being garbage-collected as this upload completed; "
+                "push it again",
+                detail={"digest": info.digest},
+            )
         return BlobRef(info.digest, info.size)
+
+    async def _await_collection(self, digest: str) -> None:
+        """Wait (briefly) while the collector removes an earlier copy of ``digest``.
+
+        Committing now could drop this upload as a duplicate of bytes about to be deleted; once
+        the collector is done the commit stores these bytes afresh. A collector that died mid-way
+        leaves the mark until the next collection: then 503, the session intact.
+        """
+        for _ in range(COLLECTION_WAIT_STEPS):
+            if self._db.read_on_loop(lambda r: blobs.state_of(r, digest)) != "deleting":
+                return
+            await asyncio.sleep(0.1)
+        raise ServiceUnavailableError(
+            f"blob {digest} is being garbage-collected; retry shortly", detail={"digest": digest}
+        )

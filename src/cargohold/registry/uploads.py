@@ -41,8 +41,10 @@ from cargohold.db import schema as s
 from cargohold.db.tx import aware, now
 from cargohold.errors import BlobUploadUnknownError, RangeInvalidError
 
-CLAIM_TTL = timedelta(minutes=10)
-"""A claim not renewed for this long belongs to a dead request and may be taken over."""
+CLAIM_TTL = timedelta(seconds=30)
+"""A claim not renewed for this long belongs to a dead request and may be taken over: a client's
+retry of a chunk whose replica was killed succeeds on another replica after at most this long
+(as long as the S3 store's upload lease)."""
 
 
 @dataclass(frozen=True, slots=True)

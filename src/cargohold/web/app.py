@@ -24,6 +24,7 @@ from cargohold.web import (
 )
 from cargohold.web.api import routes as api_routes
 from cargohold.web.pipeline import API_VERSION, SERVICES, Ctx, build_ctx, error_middleware
+from cargohold.web.probes import unavailable_middleware
 from cargohold.web.sendfile import SENDERS, Senders
 
 Handler = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
@@ -71,7 +72,9 @@ async def registry(request: web.Request) -> web.StreamResponse:
 
 def create_app(services: Services) -> web.Application:
     loghygiene.install()
-    app = web.Application(middlewares=[error_middleware], client_max_size=8 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, unavailable_middleware], client_max_size=8 * 1024 * 1024
+    )
     app[SERVICES] = services
     app[SENDERS] = Senders()
     app.router.add_route("GET", "/token", token.token)

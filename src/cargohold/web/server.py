@@ -16,8 +16,6 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cargohold.db.tx import now
-from cargohold.registry.janitor import sweep
 from cargohold.services import Services, build
 from cargohold.settings import Settings
 from cargohold.web import tls
@@ -61,6 +59,8 @@ async def _serve(
     if announce:
         print(announce, flush=True)
     sweeper = asyncio.create_task(_sweep_uploads(services))
+    every = settings.gc_interval
+    collector = asyncio.create_task(services.gc.run_periodically(every)) if every > 0 else None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -69,6 +69,8 @@ async def _serve(
     finally:
         sweeper.cancel()
         listener.close()
+        if collector is not None:
+            collector.cancel()
         await runner.cleanup()
         services.close()
 
@@ -80,9 +82,7 @@ async def _sweep_uploads(services: Services) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            swept = await services.write(
-                lambda conn: sweep(conn, services.store, older_than, now())
-            )
+            swept = await services.uploads.sweep(older_than)
         except Exception:  # the sweeper must never take the server down
             log.exception("sweeping abandoned uploads failed")
             continue
