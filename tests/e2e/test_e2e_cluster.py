@@ -133,8 +133,9 @@ def test_clients_push_and_pull_through_haproxy(cluster: Cluster, tmp_path: Path)
     assert_consistent(cluster)
 
 
-def _patch_and_die(replica_url: str, location: str, chunk: bytes, start: int) -> None:
-    """Send a PATCH's headers and half its body to one replica, then kill -9 that replica."""
+def _patch_and_die(replica_url: str, location: str, chunk: bytes, start: int) -> HTTPConnection:
+    """Send a PATCH's headers and half its body to one replica (the caller then kills it and
+    closes the returned connection)."""
     host = replica_url.removeprefix("http://")
     conn = HTTPConnection(host, timeout=30)
     conn.putrequest("PATCH", location)
@@ -144,6 +145,7 @@ def _patch_and_die(replica_url: str, location: str, chunk: bytes, start: int) ->
     conn.endheaders()
     conn.send(chunk[: len(chunk) // 2])
     time.sleep(0.5)  # let the replica take the claim and stream what it got
+    return conn
 
 
 def test_replica_killed_mid_chunk_the_retry_on_another_replica_succeeds(
@@ -158,10 +160,11 @@ def test_replica_killed_mid_chunk_the_retry_on_another_replica_succeeds(
     resp = http("PATCH", f"{a.url}{location}", data=first)
     assert resp.status == 202, resp.text
     second = data[4 * MIB : 9 * MIB]
-    _patch_and_die(b.url, location, second, 4 * MIB)
+    half_sent = _patch_and_die(b.url, location, second, 4 * MIB)
     assert b.proc is not None
     os.kill(b.proc.pid, signal.SIGKILL)
     b.proc.wait()
+    half_sent.close()
     # The client retries the chunk on another replica: 416 (with the size) while the dead
     # replica's claim lasts, then accepted.
     deadline = time.monotonic() + 120

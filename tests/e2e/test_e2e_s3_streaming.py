@@ -1,6 +1,8 @@
-"""Streaming on S3: a layer larger than the server's memory limit, pushed in one chunked PATCH
-and pulled back, keeps a ``cargohold serve`` on S3 flat in memory (peak resident set under
-200 MiB whatever the size), and the digest survives the round trip."""
+"""Streaming on S3: a layer larger than the server's memory budget, pushed in one chunked PATCH
+and pulled back, keeps a ``cargohold serve`` on S3 flat in memory (its peak resident set grows
+by less than ``GROWTH_KIB`` over what it held before the push, whatever the size), and the
+digest survives the round trip. Measured as growth, not as an absolute figure, so that the
+modules the server loads (UI, REST API, ...) do not move the bar."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from support.server import ServerProcess
 
 MIB = 1024 * 1024
 SIZE = 320 * MIB
-LIMIT_KIB = 200 * 1024
+GROWTH_KIB = 128 * 1024  # well under the 320 MiB layer: a few S3 parts and batches
 
 
 _BLOCK = os.urandom(MIB)
@@ -30,11 +32,15 @@ def _chunks() -> Iterator[bytes]:
         yield bytes(block)
 
 
-def _peak_rss_kib(pid: int) -> int:
+def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise AssertionError("no VmHWM")
+    raise AssertionError(f"no {field}")
+
+
+def _peak_rss_kib(pid: int) -> int:
+    return _status_kib(pid, "VmHWM")
 
 
 def test_a_large_layer_streams_through_s3_in_flat_memory(
@@ -63,6 +69,9 @@ def test_a_large_layer_streams_through_s3_in_flat_memory(
         resp.read()
         assert resp.status == 202
         location = resp.headers["Location"]
+        assert server.proc is not None
+        # What the server holds before the body: its high-water mark so far, warmed up.
+        before = _status_kib(server.proc.pid, "VmHWM")
         conn.request("PATCH", location, body=_chunks(), encode_chunked=True)
         resp = conn.getresponse()
         assert resp.status == 202, resp.read()
@@ -84,4 +93,7 @@ def test_a_large_layer_streams_through_s3_in_flat_memory(
     assert (received, f"sha256:{pulled.hexdigest()}") == (SIZE, digest)
     assert server.proc is not None
     peak = _peak_rss_kib(server.proc.pid)
-    assert peak < LIMIT_KIB, f"server peak RSS {peak // 1024} MiB for a {SIZE // MIB} MiB layer"
+    grew = peak - before
+    assert grew < GROWTH_KIB, (
+        f"server peak RSS grew {grew // 1024} MiB (to {peak // 1024}) for a {SIZE // MIB} MiB layer"
+    )

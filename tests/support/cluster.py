@@ -90,6 +90,7 @@ class Cluster:
     s3_env: dict[str, str] = field(default_factory=dict)
     _weed_cmd: list[str] = field(default_factory=list)
     _haproxy: subprocess.Popen[bytes] | None = None
+    _weed: subprocess.Popen[bytes] | None = None
 
     # --- PostgreSQL ---------------------------------------------------------------------------
 
@@ -133,7 +134,8 @@ class Cluster:
         """First start through scripts/seaweedfs.sh; later starts relaunch the same command
         on the same directory (the script's start wipes it)."""
         if self._weed_cmd:
-            subprocess.Popen(
+            # Kept, so stop_s3 reaps it (a dropped Popen of a live child is a ResourceWarning).
+            self._weed = subprocess.Popen(
                 self._weed_cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -167,6 +169,9 @@ class Cluster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         _wait(lambda: not self._weed_pids(), "SeaweedFS stop", 30)
+        if self._weed is not None:
+            self._weed.wait()
+            self._weed = None
 
     # --- replicas and HAProxy -----------------------------------------------------------------
 
@@ -246,14 +251,15 @@ listen stats
             f"Retry-After: 5\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
         )
         config.write_text(self.haproxy_config())
-        log = (self.tmp / "haproxy.log").open("ab")
-        self._haproxy = subprocess.Popen(
-            [haproxy, "-db", "-f", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        # The child keeps its own descriptor of the log; ours closes at once.
+        with (self.tmp / "haproxy.log").open("ab") as log:
+            self._haproxy = subprocess.Popen(
+                [haproxy, "-db", "-f", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         _wait(lambda: http("GET", f"{self.url}/v2/").status == 200, "HAProxy")
 
     @property

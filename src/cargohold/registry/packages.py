@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from cargohold.db import queries as q
 from cargohold.db import schema as s
@@ -72,19 +73,29 @@ def create(
     existing = find(Reader.over(conn), name)
     if existing is not None:
         return existing
-    result = conn.execute(
-        s.packages.insert().values(
-            owner_id=owner,
-            name=name,
-            visibility=visibility,
-            publisher_user_id=publisher_user_id,
-            publisher_repo_id=publisher_repo_id,
-            linked_repo_id=linked_repo_id,
-            inherit=inherit,
-            created_at=now(),
-            source_link_pending=linked_repo_id is None,
-        )
-    )
+    try:
+        # A savepoint: two replicas creating the same package at once both find nothing; on
+        # PostgreSQL the second INSERT waits for the first transaction, then fails on the
+        # unique name. Rolling back to here and reading again returns the winner's row.
+        with conn.begin_nested():
+            result = conn.execute(
+                s.packages.insert().values(
+                    owner_id=owner,
+                    name=name,
+                    visibility=visibility,
+                    publisher_user_id=publisher_user_id,
+                    publisher_repo_id=publisher_repo_id,
+                    linked_repo_id=linked_repo_id,
+                    inherit=inherit,
+                    created_at=now(),
+                    source_link_pending=linked_repo_id is None,
+                )
+            )
+    except IntegrityError:
+        winner = find(Reader.over(conn), name)
+        if winner is None:
+            raise
+        return winner
     package_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     if publisher_repo_id is not None:
         # A package created by a job: its repository gets admin in Actions access (spec 3).
