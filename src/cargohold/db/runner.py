@@ -12,16 +12,30 @@ contending for the GIL and SQLite's WAL locks made small requests 40% slower.
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from cargohold.db import tx
 from cargohold.db.raw import ReadConnection, Reader
 
 T = TypeVar("T")
+
+# PostgreSQL's deadlock_detected and serialization_failure: the server rolled the transaction
+# back so another could go on; running it again is the documented answer.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 5
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Whether the database aborted the transaction only to break a deadlock or a
+    serialization conflict (nothing of it was written)."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 class Database:
@@ -46,8 +60,18 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
-        with tx.write(self.engine) as conn:
-            return fn(conn)
+        """One transaction; run again (with a short random back-off) when PostgreSQL aborted it
+        to break a deadlock between concurrent writers. ``fn`` only touches the database, so a
+        rolled-back attempt left nothing behind."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with tx.write(self.engine) as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if attempt == WRITE_ATTEMPTS or not retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
