@@ -105,7 +105,9 @@ class Services:
 def configured_store(settings: Settings) -> BlobStore:
     """The blob store the settings name (filesystem under ``blob_root`` by default)."""
     if settings.storage == "filesystem":
-        return open_store("filesystem", root=settings.blob_root)
+        return open_store(
+            "filesystem", root=settings.blob_root, direct_writes=settings.storage_direct_writes
+        )
     if settings.storage == "s3":
         key_id, secret = s3_credentials(settings)
         return open_store(

@@ -38,6 +38,9 @@ class Settings:
     database_url: str = ""  # default: sqlite in data_dir
     storage: str = "filesystem"
     storage_root: str = ""  # default: <data_dir>/storage
+    # Filesystem storage: write upload bytes with O_DIRECT, bypassing the page cache, where the
+    # filesystem allows it (storage/_direct.py has the measurements behind the default).
+    storage_direct_writes: bool = True
     workers: int = 1
     # uvloop is faster for small requests, but has no native loop.sendfile (blob GETs would be
     # copied through Python); "asyncio" keeps the kernel's sendfile. See benchmarks/.

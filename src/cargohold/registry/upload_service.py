@@ -192,14 +192,24 @@ class UploadService:
             hasher = hashlib.sha256()
         loop = asyncio.get_running_loop()
         submitted = upload.size
-        pending: asyncio.Future[int] | None = None
+        pending: _Batch | None = None
         renewed = loop.time()
 
-        def sink(batch: list[bytes], at: int) -> int:
+        def digest(batch: list[bytes]) -> None:
             if hasher is not None:
                 for piece in batch:
                     hasher.update(piece)
+
+        def write(batch: list[bytes], at: int) -> int:
             return store.write(upload.storage_id, at, batch)
+
+        def sink(batch: list[bytes], at: int) -> _Batch:
+            # Hashing and writing both release the GIL: one batch is hashed on one thread
+            # while it is written on another, and the loop reads the next batch meanwhile.
+            # Batches stay in order: the next is handed over only once both are done.
+            executor = db.executor
+            hashed = loop.run_in_executor(executor, digest, batch)
+            return hashed, loop.run_in_executor(executor, write, batch, at)
 
         buf: list[bytes] = []
         buffered = 0
@@ -210,18 +220,20 @@ class UploadService:
                     buffered += len(chunk)
                     if buffered >= BATCH:
                         if pending is not None:
-                            await pending
-                        pending = loop.run_in_executor(db.executor, sink, buf, submitted)
+                            await _both(pending)
+                        pending = sink(buf, submitted)
                         submitted += buffered
                         buf, buffered = [], 0
                         if loop.time() - renewed > RENEW_EVERY:
                             await self._renew(upload)
                             renewed = loop.time()
             if pending is not None:
-                await pending
+                await _both(pending)
                 pending = None
             if buf:
-                await loop.run_in_executor(db.executor, sink, buf, submitted)
+                pending = sink(buf, submitted)
+                await _both(pending)
+                pending = None
                 submitted += buffered
             if length is not None and submitted - upload.size != length:
                 raise SizeInvalidError(
@@ -229,8 +241,11 @@ class UploadService:
                 )
         except BaseException:
             if pending is not None:
+                # Even when this request was cancelled: the truncate below must not race a
+                # write still running on its thread (asyncio.wait never cancels what it waits
+                # for).
                 with contextlib.suppress(BaseException):
-                    await pending
+                    await asyncio.wait(pending)
             await db.blocking(lambda: store.truncate(upload.storage_id, upload.size))
             raise
         if hasher is not None:
@@ -296,3 +311,19 @@ class UploadService:
         raise ServiceUnavailableError(
             f"blob {digest} is being garbage-collected; retry shortly", detail={"digest": digest}
         )
+
+
+_Batch = tuple["asyncio.Future[None]", "asyncio.Future[int]"]
+"""One batch in flight: its hashing and its writing, each on an executor thread."""
+
+
+async def _both(batch: _Batch) -> int:
+    """Wait for both halves of a batch, even when one fails (the caller truncates the file
+    afterwards, which must not race a write still running); then raise the first error.
+
+    A coroutine, not a task: cancelling the request cancels this wait, never the futures.
+    """
+    hashed, written = batch
+    await asyncio.wait(batch)
+    hashed.result()
+    return written.result()

@@ -52,6 +52,7 @@ from cargohold.storage._checks import (
     parse_digest,
     range_error,
 )
+from cargohold.storage._direct import DirectAppender
 from cargohold.storage.protocol import CHUNK_SIZE, DIGEST_HEX_LENGTHS, BlobInfo, UploadState
 
 _UPLOAD_NAME = re.compile(r"[0-9a-f]{32}")
@@ -65,13 +66,15 @@ class FilesystemBlobStore:
 
     Creates ``root/blobs/<alg>`` and ``root/uploads`` if missing. Raises ``ConfigError`` if they
     are on different filesystems (the commit rename would not be atomic) and ``StorageError``
-    if they cannot be created.
+    if they cannot be created. ``direct_writes``: append upload bytes with ``O_DIRECT`` where
+    the filesystem allows (``storage._direct`` says why), else through the page cache.
     """
 
     name = "filesystem"
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, direct_writes: bool = True) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        self._appender = DirectAppender(direct_writes)
         self._blobs = os.path.join(self.root, "blobs")
         self._uploads = os.path.join(self.root, "uploads")
         try:
@@ -168,21 +171,14 @@ class FilesystemBlobStore:
             size = up.size
             if offset != size:
                 raise range_error(size, offset)
-            fd = up.fd
             # Only OS errors of our own writes become StorageError; whatever the chunk source
             # raises (a client disconnect is an OSError too) propagates unchanged.
-            for chunk in chunks:
-                # os.write takes the buffer as is (no copy) and releases the GIL; a short
-                # write only happens on signals or a full disk, so the loop rarely turns.
-                view = memoryview(chunk)
-                while view:
-                    try:
-                        written = os.write(fd, view)
-                    except OSError as exc:
-                        raise StorageError(f"write upload {upload_id}: {exc}") from exc
-                    size += written
-                    view = view[written:]
-            return size
+            try:
+                return self._appender.append(up.fd, size, _Source(chunks))
+            except _SourceError as exc:
+                raise exc.error from None
+            except OSError as exc:
+                raise StorageError(f"write upload {upload_id}: {exc}") from exc
 
     def truncate(self, upload_id: str, size: int) -> None:
         path = self._upload_path(upload_id)
@@ -338,6 +334,32 @@ class _LockedUpload:
         tb: TracebackType | None,
     ) -> None:
         os.close(self.fd)  # also releases the flock
+
+
+class _SourceError(Exception):
+    """What the chunk source raised, carried past the write's own ``OSError`` handler."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+class _Source:
+    """Wraps the chunk iterable so that its errors are told apart from the writes' own."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            raise _SourceError(exc) from exc
 
 
 class _FileChunks:

@@ -15,8 +15,8 @@ from cargohold.storage.memory import MemoryBlobStore
 from cargohold.storage.protocol import BlobStore
 
 
-def _filesystem(*, root: str) -> BlobStore:
-    return FilesystemBlobStore(root)
+def _filesystem(*, root: str, direct_writes: bool = True) -> BlobStore:
+    return FilesystemBlobStore(root, direct_writes=direct_writes)
 
 
 def _memory() -> BlobStore:

@@ -10,7 +10,8 @@ import pytest
 from cargohold.storage import BlobStore, open_store
 from support.s3 import s3_options
 
-BACKEND_NAMES = ["filesystem", "memory", "s3"]
+# "filesystem" appends with O_DIRECT (the default); "filesystem-buffered" through the page cache.
+BACKEND_NAMES = ["filesystem", "filesystem-buffered", "memory", "s3"]
 
 
 @pytest.fixture(params=BACKEND_NAMES)
@@ -21,8 +22,9 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], B
     counter = iter(range(1_000_000))
 
     def make() -> BlobStore:
-        if kind == "filesystem":
-            return open_store(kind, root=str(tmp_path / f"root{next(counter)}"))
+        if kind.startswith("filesystem"):
+            root = str(tmp_path / f"root{next(counter)}")
+            return open_store("filesystem", root=root, direct_writes=kind == "filesystem")
         if kind == "s3":
             return open_store(kind, **s3_options())
         return open_store(kind)
