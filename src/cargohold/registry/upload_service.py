@@ -5,9 +5,10 @@ the digest, moves the bytes into the store and links the blob into the package (
 distribution's ``blobWriter.Commit`` does). See ``cargohold.registry.uploads`` for the session
 lifecycle, ownership and the claim that serialises writers.
 
-Bodies are streamed: the caller hands an async iterator of chunks; while a worker thread hashes
-and writes one 4 MiB batch the event loop reads the next, so memory stays flat whatever the
-blob size and hashing overlaps network reads.
+Bodies are streamed: the caller hands an async iterator of chunks; while one worker thread
+hashes a batch (``BlobStore.write_size`` bytes) and another writes it, the event loop reads the
+next, so memory stays flat whatever the blob size and hashing overlaps network reads. A store
+that hashes what it writes (S3) is not hashed for a second time here.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from cargohold.registry.uploads import UploadRow
 from cargohold.registry.values import Actor, BlobRef, Mount, Target, UploadStatus
 from cargohold.storage.protocol import BlobStore
 
-BATCH = 4 * 1024 * 1024
 RENEW_EVERY = uploads.CLAIM_TTL.total_seconds() / 4
 COLLECTION_WAIT_STEPS = 100  # x 0.1 s
 
@@ -187,9 +187,10 @@ class UploadService:
         back to ``upload.size``: safe, because this request holds the claim.
         """
         store, db = self._store, self._db
-        hasher = self._hashes.take(upload.id, upload.size)
-        if hasher is None and upload.size == 0:
+        hasher = None if store.hashes_writes else self._hashes.take(upload.id, upload.size)
+        if hasher is None and upload.size == 0 and not store.hashes_writes:
             hasher = hashlib.sha256()
+        batch_size = store.write_size
         loop = asyncio.get_running_loop()
         submitted = upload.size
         pending: _Batch | None = None
@@ -218,12 +219,15 @@ class UploadService:
                 async for chunk in body:
                     buf.append(chunk)
                     buffered += len(chunk)
-                    if buffered >= BATCH:
+                    # Batches end on multiples of the store's write size (a whole S3 part,
+                    # whole O_DIRECT blocks): the first one of a body that starts between
+                    # two is short, the chunk that crosses a boundary is cut there.
+                    while buffered >= (due := batch_size - submitted % batch_size):
+                        batch, buf, buffered = _cut(buf, buffered, due)
                         if pending is not None:
                             await _both(pending)
-                        pending = sink(buf, submitted)
-                        submitted += buffered
-                        buf, buffered = [], 0
+                        pending = sink(batch, submitted)
+                        submitted += due
                         if loop.time() - renewed > RENEW_EVERY:
                             await self._renew(upload)
                             renewed = loop.time()
@@ -311,6 +315,22 @@ class UploadService:
         raise ServiceUnavailableError(
             f"blob {digest} is being garbage-collected; retry shortly", detail={"digest": digest}
         )
+
+
+def _cut(buf: list[bytes], buffered: int, due: int) -> tuple[list[bytes], list[bytes], int]:
+    """Split ``buf`` (``buffered`` bytes in all, at least ``due``) after its first ``due``
+    bytes: (those, the rest, the rest's size).
+
+    ``buf`` held fewer than ``due`` bytes before its last chunk (the caller cuts as soon as
+    it may), so the cut falls inside that chunk, the only one copied; aiohttp hands bodies
+    over in chunks bounded by its flow control, so that copy is small.
+    """
+    over = buffered - due
+    if not over:
+        return buf, [], 0
+    last = buf[-1]
+    keep = len(last) - over
+    return [*buf[:-1], last[:keep]], [last[keep:]], over
 
 
 _Batch = tuple["asyncio.Future[None]", "asyncio.Future[int]"]

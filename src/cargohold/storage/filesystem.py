@@ -52,7 +52,7 @@ from cargohold.storage._checks import (
     parse_digest,
     range_error,
 )
-from cargohold.storage._direct import DirectAppender
+from cargohold.storage._direct import STAGE, DirectAppender
 from cargohold.storage.protocol import CHUNK_SIZE, DIGEST_HEX_LENGTHS, BlobInfo, UploadState
 
 _UPLOAD_NAME = re.compile(r"[0-9a-f]{32}")
@@ -71,6 +71,8 @@ class FilesystemBlobStore:
     """
 
     name = "filesystem"
+    write_size = STAGE  # one O_DIRECT staging buffer
+    hashes_writes = False
 
     def __init__(self, root: str, *, direct_writes: bool = True) -> None:
         self.root = os.path.abspath(os.fspath(root))

@@ -42,6 +42,8 @@ class MemoryBlobStore:
     """A ``BlobStore`` held in process memory. ``local_path`` and ``redirect_url`` are None."""
 
     name = "memory"
+    write_size = 4 * 1024 * 1024
+    hashes_writes = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

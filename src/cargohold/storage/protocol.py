@@ -75,6 +75,12 @@ class BlobStore(Protocol):
     """
 
     name: str
+    # Bytes per ``write`` call the store works best with: callers streaming a body hand it
+    # batches of at least this many bytes (but the last). A whole S3 part; a staging buffer.
+    write_size: int
+    # True when ``write`` keeps a SHA-256 of the upload itself, so ``digest_upload(...,
+    # "sha256")`` costs no read-back and callers need not hash the bytes a second time.
+    hashes_writes: bool
 
     def stat(self, digest: str) -> BlobInfo | None:
         """Return the blob's info, or ``None`` if it is not stored."""

@@ -113,6 +113,7 @@ class S3BlobStore:
     """
 
     name = "s3"
+    hashes_writes = True  # the SHA-256 state travels with the upload record
 
     def __init__(
         self,
@@ -145,6 +146,9 @@ class S3BlobStore:
         self.prefix = f"{prefix}/" if prefix else ""
         self.path_style = path_style
         self.part_size = part_size
+        # A batch of a whole part goes up as one part: smaller ones below MIN_PART would be
+        # read back and sent again, folded into the next write's first part.
+        self.write_size = part_size
         self.redirect = redirect
         self._lease_ttl = lease_ttl
         options: dict[str, Any] = {
