@@ -76,7 +76,12 @@ def create_app(services: Services) -> web.Application:
         middlewares=[error_middleware, unavailable_middleware], client_max_size=8 * 1024 * 1024
     )
     app[SERVICES] = services
-    app[SENDERS] = Senders()
+    app[SENDERS] = senders = Senders()
+
+    async def stop_senders(_: web.Application) -> None:
+        senders.close()
+
+    app.on_cleanup.append(stop_senders)
     app.router.add_route("GET", "/token", token.token)
     app.router.add_route("POST", "/token", token.token)
     runner_api.add_routes(app)

@@ -30,11 +30,13 @@ def blob(tmp_path: Path) -> tuple[Path, bytes]:
 @pytest.fixture
 async def make(blob: tuple[Path, bytes]) -> Make:
     clients: list[TestClient[web.Request, web.Application]] = []
+    made: list[Senders] = []
 
     async def build(
         limit: int = 64, path: Path | None = None
     ) -> tuple[TestClient[web.Request, web.Application], Senders]:
         senders = Senders(limit)
+        made.append(senders)
 
         async def handler(request: web.Request) -> web.StreamResponse:
             start = int(request.query.get("start", "0"))
@@ -59,6 +61,8 @@ async def make(blob: tuple[Path, bytes]) -> Make:
     yield build  # type: ignore[misc]
     for client in clients:
         await client.close()
+    for senders in made:
+        senders.close()
 
 
 @pytest.mark.parametrize("limit", [64, 0], ids=["thread", "loop"])
@@ -92,6 +96,21 @@ async def test_connection_serves_the_next_request_after_a_threaded_body(
     connector = client.session.connector
     assert connector is not None
     assert sum(len(c) for c in connector._conns.values()) == 1  # type: ignore[attr-defined]
+
+
+async def test_sender_threads_and_buffers_are_reused(
+    make: Make, blob: tuple[Path, bytes]
+) -> None:
+    """One transfer after another runs on one kept thread with one buffer: a fresh thread and
+    buffer per transfer cost page faults that showed in range-request throughput."""
+    client, senders = await make()
+    for _ in range(3):
+        resp = await client.get("/")
+        assert await resp.read() == blob[1]
+    assert senders.active == 0
+    assert len(senders.pool._threads) == 1
+    buffers = {id(senders.pool.submit(senders.buffer).result().obj) for _ in range(3)}
+    assert len(buffers) == 1
 
 
 async def test_missing_file_is_blob_unknown_before_anything_is_sent(
