@@ -1,14 +1,14 @@
 """Sending a byte range of a local blob file as a response body, as fast as the machine allows.
 
-The body goes out by ``os.preadv`` into a 1 MiB buffer and a blocking ``sendall``, on a
-sender thread (kept, with its buffer, for later transfers) that holds duplicates of the file
-and socket descriptors, while the event loop serves other requests. Measured with benchmarks/bench_registry.py (1 GiB, loopback, 2
-cores): aiohttp's ``FileResponse`` (``loop.sendfile``: one non-blocking ``os.sendfile`` per
-writability wake-up, on the loop) hands the receiver small bursts, which cost it 1.6x the CPU
-per GiB (378 against 237 ms) at the same server CPU, and pulled 0.82x as fast (median of 7);
-``os.sendfile`` itself is no faster than read + send over loopback on these VMs (1.3-1.6
-against 2.2-2.9 GB/s on one). Streaming chunks through aiohttp's writer costs twice the
-server CPU per byte.
+The body goes out by ``os.preadv`` into a 1 MiB buffer and a blocking ``sendall``, on a sender
+thread (kept, with its buffer, for later transfers) that holds duplicates of the file and
+socket descriptors, while the event loop serves other requests. Measured with
+benchmarks/bench_registry.py (1 GiB, loopback, 2 cores): aiohttp's ``FileResponse``
+(``loop.sendfile``: one non-blocking ``os.sendfile`` per writability wake-up, on the loop)
+hands the receiver small bursts, which cost it 1.6x the CPU per GiB (378 against 237 ms) at the
+same server CPU, and pulled 0.82x as fast (median of 7); ``os.sendfile`` itself is no faster
+than read + send over loopback on these VMs (1.3-1.6 against 2.2-2.9 GB/s on one). Streaming
+chunks through aiohttp's writer costs twice the server CPU per byte.
 
 Past ``Senders.limit`` transfers at once, or without a plain TCP socket under the transport,
 the body is streamed through aiohttp's writer on the loop instead: a slow reader ties up one

@@ -98,9 +98,7 @@ async def test_connection_serves_the_next_request_after_a_threaded_body(
     assert sum(len(c) for c in connector._conns.values()) == 1  # type: ignore[attr-defined]
 
 
-async def test_sender_threads_and_buffers_are_reused(
-    make: Make, blob: tuple[Path, bytes]
-) -> None:
+async def test_sender_threads_and_buffers_are_reused(make: Make, blob: tuple[Path, bytes]) -> None:
     """One transfer after another runs on one kept thread with one buffer: a fresh thread and
     buffer per transfer cost page faults that showed in range-request throughput."""
     client, senders = await make()
