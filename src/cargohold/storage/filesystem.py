@@ -71,7 +71,9 @@ class FilesystemBlobStore:
     """
 
     name = "filesystem"
-    write_size = STAGE  # one O_DIRECT staging buffer
+    # Bytes per write: each batch costs two thread hand-offs (hash and write), which on these
+    # VMs cost enough that 1 MiB batches pushed at 0.6x of 4 MiB ones, and 8 MiB ones 1.1x.
+    write_size = 2 * STAGE
     hashes_writes = False
 
     def __init__(self, root: str, *, direct_writes: bool = True) -> None:
