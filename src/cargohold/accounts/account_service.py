@@ -72,19 +72,16 @@ class AccountService:
         default_job_permission: JobDefault | None = None,
     ) -> OrgSettings:
         """Change the given settings (None leaves one as it is); returns all of them."""
-
-        def change(conn: Connection) -> OrgSettings:
-            service.set_org_settings(
-                conn,
+        return await self._db.write(
+            lambda c: change_org_settings(
+                c,
                 org,
                 member_create_visibilities=member_create_visibilities,
                 default_visibility=default_visibility,
                 inherit_default=inherit_default,
                 default_job_permission=default_job_permission,
             )
-            return _org_settings(conn, org)
-
-        return await self._db.write(change)
+        )
 
     async def create_team(self, ref: str) -> int:
         """A team ``org/slug``; returns its id."""
@@ -108,7 +105,30 @@ class AccountService:
         await self._db.write(lambda c: service.add_collaborator(c, ref, role, user=user, team=team))
 
 
-def _org_settings(conn: Connection, org: str) -> OrgSettings:
+def change_org_settings(
+    conn: Connection,
+    org: str,
+    *,
+    member_create_visibilities: frozenset[Visibility] | None = None,
+    default_visibility: Visibility | None = None,
+    inherit_default: bool | None = None,
+    default_job_permission: JobDefault | None = None,
+) -> OrgSettings:
+    """Change the organization's given settings (None leaves one as it is) in the caller's
+    transaction; returns all of them. NOT_FOUND when ``org`` is not an organization."""
+    service.set_org_settings(
+        conn,
+        org,
+        member_create_visibilities=member_create_visibilities,
+        default_visibility=default_visibility,
+        inherit_default=inherit_default,
+        default_job_permission=default_job_permission,
+    )
+    return org_settings(conn, org)
+
+
+def org_settings(conn: Connection, org: str) -> OrgSettings:
+    """The settings of the existing account ``org`` (callers check it is an organization)."""
     a = s.accounts.c
     row = conn.execute(
         select(

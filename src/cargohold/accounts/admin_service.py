@@ -23,7 +23,13 @@ from datetime import timedelta
 from sqlalchemy import Connection, select, update
 
 from cargohold.accounts import credentials, passwords, service
-from cargohold.accounts.account_service import Account, OrgSettings, Repository, _org_settings
+from cargohold.accounts.account_service import (
+    Account,
+    OrgSettings,
+    Repository,
+    change_org_settings,
+    org_settings,
+)
 from cargohold.accounts.token_service import NewSecret, TokenInfo, TokenService
 from cargohold.authz.model import (
     AccountKind,
@@ -255,7 +261,7 @@ class AdminService:
         def run(conn: Connection) -> OrgSettings:
             require_owner_admin(conn, by, org, write=False)
             service.require_account(conn, org, AccountKind.ORG)
-            return _org_settings(conn, org)
+            return org_settings(conn, org)
 
         return await self._db.write(run)
 
@@ -271,8 +277,7 @@ class AdminService:
     ) -> OrgSettings:
         def run(conn: Connection) -> OrgSettings:
             require_owner_admin(conn, by, org)
-            service.require_account(conn, org, AccountKind.ORG)
-            service.set_org_settings(
+            return change_org_settings(
                 conn,
                 org,
                 member_create_visibilities=member_create_visibilities,
@@ -280,7 +285,6 @@ class AdminService:
                 inherit_default=inherit_default,
                 default_job_permission=default_job_permission,
             )
-            return _org_settings(conn, org)
 
         return await self._db.write(run)
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cargohold.authz.model import AccountKind
-from cargohold.registry.package_views import Owner, PackageView, VersionView
+from cargohold.registry.read_model import Owner, PackageView, VersionView
 
 JSON = dict[str, Any]
 
