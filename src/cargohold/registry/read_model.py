@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cargohold.accounts.account_service import OrgSettings
+from cargohold.accounts.account_service import Account, OrgSettings, Repository
 from cargohold.authz.decide import Source
-from cargohold.authz.model import AccountKind, Role, Visibility
+from cargohold.authz.model import Role, Visibility
 from cargohold.registry.package_settings import PackageSettings
 
 ID_HEX = 13  # 52 bits
@@ -33,28 +33,6 @@ def version_id(digest: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Owner:
-    id: int
-    login: str
-    kind: AccountKind
-    site_admin: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LinkedRepo:
-    """The repository a package is linked to; a deleted one is still named (its id says which)."""
-
-    id: int
-    full_name: str
-    visibility: Visibility
-    deleted: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.full_name + (f" (deleted, id {self.id})" if self.deleted else "")
-
-
-@dataclass(frozen=True, slots=True)
 class PackageView:
     """A package: ``version_count`` counts its live manifests (attached artifacts and the
     platform manifests of an index included, as on GitHub); ``updated_at`` is when its newest
@@ -62,12 +40,12 @@ class PackageView:
 
     id: int
     name: str  # full path "owner/name[/more]"
-    owner: Owner
+    owner: Account
     visibility: Visibility
     version_count: int
     created_at: datetime
     updated_at: datetime
-    linked: LinkedRepo | None  # live or deleted
+    linked: Repository | None  # live or deleted (a deleted one is still named; its id says which)
     deleted_at: datetime | None
 
     @property
@@ -76,7 +54,7 @@ class PackageView:
         return self.name.partition("/")[2]
 
     @property
-    def repository(self) -> LinkedRepo | None:
+    def repository(self) -> Repository | None:
         """The linked repository while it exists (a deleted one links nothing)."""
         return None if self.linked is None or self.linked.deleted else self.linked
 
@@ -170,7 +148,7 @@ class SettingsPage:
 
 @dataclass(frozen=True, slots=True)
 class OwnerPage:
-    owner: Owner
+    owner: Account
     packages: tuple[PackageView, ...] = field(default_factory=tuple)
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Row, Select, func, select
 
+from cargohold.accounts.account_service import Account, Repository
 from cargohold.authz.decide import Allowed, decide
 from cargohold.authz.model import AccountKind, Action, Identity, PackageState, Visibility
 from cargohold.authz.service import state_for
@@ -23,8 +24,6 @@ from cargohold.db.tx import aware, now
 from cargohold.errors import ManifestUnknownError
 from cargohold.registry.read_model import (
     ID_HEX,
-    LinkedRepo,
-    Owner,
     PackageView,
     VersionView,
     version_id,
@@ -62,12 +61,12 @@ def visible(
 # -- owners and packages ------------------------------------------------------------------------
 
 
-def owner(conn: Connection, login: str) -> Owner | None:
+def owner(conn: Connection, login: str) -> Account | None:
     row = conn.execute(select(A.id, A.login, A.kind, A.site_admin).where(A.login == login)).first()
     return (
         None
         if row is None
-        else Owner(row.id, row.login, AccountKind(row.kind), bool(row.site_admin))
+        else Account(row.id, row.login, AccountKind(row.kind), bool(row.site_admin))
     )
 
 
@@ -110,7 +109,7 @@ def _view(row: AnyRow) -> PackageView:
     last = aware(r["last"])
     linked = None
     if r["repo_id"] is not None:
-        linked = LinkedRepo(
+        linked = Repository(
             r["repo_id"],
             f"{r['repo_owner']}/{r['repo_name']}",
             Visibility(r["repo_visibility"]),
@@ -119,7 +118,7 @@ def _view(row: AnyRow) -> PackageView:
     return PackageView(
         id=r["id"],
         name=r["name"],
-        owner=Owner(r["owner_id"], r["login"], AccountKind(r["kind"]), bool(r["site_admin"])),
+        owner=Account(r["owner_id"], r["login"], AccountKind(r["kind"]), bool(r["site_admin"])),
         visibility=Visibility(r["visibility"]),
         version_count=int(r["n"] or 0),
         created_at=created,
