@@ -272,7 +272,8 @@ async def test_org_package_settings_for_members_only(secured: Registry) -> None:
 async def test_deleted_versions_and_packages_are_not_shown(secured: Registry) -> None:
     secrets = await world(secured)
     svc = secured.services
-    await push_image(secured.client, "acme/shop", "v2", seed=b"2", headers=basic("alice", secrets["alice"]))  # fmt: skip
+    alice = basic("alice", secrets["alice"])
+    await push_image(secured.client, "acme/shop", "v2", seed=b"2", headers=alice)
     old = next(v for v in await svc.lifecycle.list_versions("acme/shop", by=None) if "v1" in v.tags)
     await svc.lifecycle.delete_version("acme/shop", old.id, by=None)
     ui = UiClient(secured)
