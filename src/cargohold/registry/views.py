@@ -153,7 +153,7 @@ class PackageViews:
     ) -> tuple[PackageState, PackageView]:
         state = state_for(Reader.over(conn), name)
         view = read_queries.package(conn, name) if state.exists else None
-        # Checked in this order, the answer is the same for a missing and an unreadable package.
+        # Missing, unreadable and soft-deleted: one answer, so existence never leaks.
         if not self._may(identity, Action.PULL, state) or view is None or view.deleted_at:
             raise NotFoundError(f"no package {name} that you can see")
         return state, view
