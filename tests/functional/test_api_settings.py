@@ -160,5 +160,9 @@ async def test_org_package_settings(secured: Registry) -> None:
     assert body["member_create_visibilities"] == ["private"]
     assert (await call(a, "PATCH", path, a.alice, {"default_visibility": "x"}))[0] == 400
     assert (await call(a, "PATCH", path, a.carol, {"inherit_default": False}))[0] == 403
+    assert (await call(a, "GET", path, a.alice))[1]["inherit_default"] is True  # unchanged
+    # alice administers her own namespace, but it is a user's: it has no organization settings
+    user_path = "/api/v3/orgs/alice/package-settings"
+    assert (await call(a, "PATCH", user_path, a.alice, {"inherit_default": False}))[0] == 404
     assert (await call(a, "GET", path, a.bob))[0] == 403
     assert (await call(a, "GET", path, {}))[0] == 401

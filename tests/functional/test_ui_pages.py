@@ -267,3 +267,48 @@ async def test_org_package_settings_for_members_only(secured: Registry) -> None:
     ui.sign_out()
     await ui.sign_in("carol")
     assert (await ui.get("/orgs/acme/settings/packages"))[0] == 404
+
+
+async def test_deleted_versions_and_packages_are_not_shown(secured: Registry) -> None:
+    secrets = await world(secured)
+    svc = secured.services
+    alice = basic("alice", secrets["alice"])
+    await push_image(secured.client, "acme/shop", "v2", seed=b"2", headers=alice)
+    old = next(v for v in await svc.lifecycle.list_versions("acme/shop", by=None) if "v1" in v.tags)
+    await svc.lifecycle.delete_version("acme/shop", old.id, by=None)
+    ui = UiClient(secured)
+    await ui.sign_in("alice")
+    _, page = await ui.get(PKG)
+    assert '<span class="tag">v2</span>' in page and old.digest not in page
+    assert '<span class="tag">v1</span>' not in page
+    count = (await svc.lifecycle.get_package("acme/shop", by=None)).version_count
+    _, listing = await ui.get("/orgs/acme/packages")
+    assert count == 1 and "1 version ·" in listing  # the REST API's count, one fact
+
+    await svc.lifecycle.delete_package("acme/shop", by=None)
+    for url in ("/", "/orgs/acme/packages"):
+        assert "acme/shop" not in (await ui.get(url))[1]
+    missing = "/orgs/acme/packages/container/package/nothing"
+    _, expected = await ui.get(missing)
+    for url in (PKG, SETTINGS, "/orgs/acme/packages/container/shop/audit"):
+        status, page = await ui.get(url)
+        # a deleted package reads exactly as one that never existed, even to its admin
+        assert status == 404 and "no package acme/shop that you can see" in page
+        assert page.replace("acme/shop", "acme/nothing") == expected
+    await svc.lifecycle.restore_package("acme/shop", by=None)
+    assert "acme/shop" in (await ui.get("/orgs/acme/packages"))[1]
+
+
+async def test_package_page_names_its_repository_even_once_deleted(secured: Registry) -> None:
+    await world(secured)
+    svc = secured.services
+    await svc.package_settings.link("acme/shop", "acme/shop")
+    ui = UiClient(secured)
+    await ui.sign_in("alice")
+    _, page = await ui.get(PKG)
+    assert "Repository source:\n<strong>acme/shop</strong>" in page
+    repo_id = await svc.accounts.delete_repo("acme/shop")
+    _, page = await ui.get(PKG)
+    assert f"<strong>acme/shop (deleted, id {repo_id})</strong>" in page
+    # the REST API links a live repository only
+    assert (await svc.lifecycle.get_package("acme/shop", by=None)).repository is None

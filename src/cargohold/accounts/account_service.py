@@ -7,6 +7,7 @@ organization admin first). Raises ``NotFoundError`` / ``ConflictError`` / ``Inva
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Connection, select
 
@@ -33,6 +34,15 @@ class OrgSettings:
     default_visibility: Visibility
     inherit_default: bool
     default_job_permission: JobDefault
+
+
+class OrgSettingsChange(TypedDict, total=False):
+    """The organization settings a change names (the keywords of ``service.set_org_settings``)."""
+
+    member_create_visibilities: frozenset[Visibility] | None
+    default_visibility: Visibility | None
+    inherit_default: bool | None
+    default_job_permission: JobDefault | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +72,9 @@ class AccountService:
         """Add ``user`` to ``org`` with ``role``, or change their role."""
         await self._db.write(lambda c: service.add_member(c, org, user, role))
 
-    async def set_org_settings(
-        self,
-        org: str,
-        *,
-        member_create_visibilities: frozenset[Visibility] | None = None,
-        default_visibility: Visibility | None = None,
-        inherit_default: bool | None = None,
-        default_job_permission: JobDefault | None = None,
-    ) -> OrgSettings:
-        """Change the given settings (None leaves one as it is); returns all of them."""
-
-        def change(conn: Connection) -> OrgSettings:
-            service.set_org_settings(
-                conn,
-                org,
-                member_create_visibilities=member_create_visibilities,
-                default_visibility=default_visibility,
-                inherit_default=inherit_default,
-                default_job_permission=default_job_permission,
-            )
-            return _org_settings(conn, org)
-
-        return await self._db.write(change)
+    async def set_org_settings(self, org: str, **change: Unpack[OrgSettingsChange]) -> OrgSettings:
+        """Change the given settings (an absent or None one stays as it is); returns all."""
+        return await self._db.write(lambda c: change_org_settings(c, org, **change))
 
     async def create_team(self, ref: str) -> int:
         """A team ``org/slug``; returns its id."""
@@ -108,7 +98,17 @@ class AccountService:
         await self._db.write(lambda c: service.add_collaborator(c, ref, role, user=user, team=team))
 
 
-def _org_settings(conn: Connection, org: str) -> OrgSettings:
+def change_org_settings(
+    conn: Connection, org: str, **change: Unpack[OrgSettingsChange]
+) -> OrgSettings:
+    """Change the organization's given settings (an absent or None one stays as it is) in the
+    caller's transaction; returns all of them. NOT_FOUND when ``org`` is not an organization."""
+    service.set_org_settings(conn, org, **change)
+    return org_settings(conn, org)
+
+
+def org_settings(conn: Connection, org: str) -> OrgSettings:
+    """The settings of the existing account ``org`` (callers check it is an organization)."""
     a = s.accounts.c
     row = conn.execute(
         select(

@@ -19,17 +19,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Unpack
 
 from sqlalchemy import Connection, select, update
 
 from cargohold.accounts import credentials, passwords, service
-from cargohold.accounts.account_service import Account, OrgSettings, Repository, _org_settings
+from cargohold.accounts.account_service import (
+    Account,
+    OrgSettings,
+    OrgSettingsChange,
+    Repository,
+    change_org_settings,
+    org_settings,
+)
 from cargohold.accounts.token_service import NewSecret, TokenInfo, TokenService
 from cargohold.authz.model import (
     AccountKind,
     CredentialKind,
     Identity,
-    JobDefault,
     OrgRole,
     PatScope,
     PrincipalKind,
@@ -255,32 +262,18 @@ class AdminService:
         def run(conn: Connection) -> OrgSettings:
             require_owner_admin(conn, by, org, write=False)
             service.require_account(conn, org, AccountKind.ORG)
-            return _org_settings(conn, org)
+            return org_settings(conn, org)
 
         return await self._db.write(run)
 
     async def set_org_settings(
-        self,
-        org: str,
-        *,
-        member_create_visibilities: frozenset[Visibility] | None = None,
-        default_visibility: Visibility | None = None,
-        inherit_default: bool | None = None,
-        default_job_permission: JobDefault | None = None,
-        by: Identity,
+        self, org: str, *, by: Identity, **change: Unpack[OrgSettingsChange]
     ) -> OrgSettings:
+        """``AccountService.set_org_settings`` for an owner of ``org`` (or a site admin)."""
+
         def run(conn: Connection) -> OrgSettings:
             require_owner_admin(conn, by, org)
-            service.require_account(conn, org, AccountKind.ORG)
-            service.set_org_settings(
-                conn,
-                org,
-                member_create_visibilities=member_create_visibilities,
-                default_visibility=default_visibility,
-                inherit_default=inherit_default,
-                default_job_permission=default_job_permission,
-            )
-            return _org_settings(conn, org)
+            return change_org_settings(conn, org, **change)
 
         return await self._db.write(run)
 

@@ -8,7 +8,7 @@ from typing import Any
 from cargohold.authz.model import Visibility
 from cargohold.errors import InvalidRequestError
 from cargohold.oci.names import validate_name
-from cargohold.registry.package_views import PackageView, VersionView
+from cargohold.registry.read_model import PackageView, VersionView
 from cargohold.services import Services
 
 

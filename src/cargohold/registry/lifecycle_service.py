@@ -16,17 +16,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from cargohold.audit.log import AuditEntry
-from cargohold.authz.decide import Allowed, decide
 from cargohold.authz.model import Action, Identity, Visibility
-from cargohold.authz.service import state_for
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.db.tx import now
 from cargohold.errors import NotFoundError
-from cargohold.registry import lifecycle, package_views
-from cargohold.registry.guard import authorize_visible, may_read, not_found
+from cargohold.registry import lifecycle, read_queries
+from cargohold.registry.guard import authorize_visible, not_found
 from cargohold.registry.lifecycle import Purgeable
-from cargohold.registry.package_views import PackageView, VersionView
+from cargohold.registry.read_model import PackageView, VersionView
 
 
 class LifecycleService:
@@ -51,21 +49,11 @@ class LifecycleService:
                 Reader.over(conn), by, action, name, base_url=self._base_url, audit=self._audit
             )
 
-    def _may(self, conn: Connection, by: Identity | None, action: Action, name: str) -> bool:
-        """Whether ``by`` may do ``action`` on ``name`` (for filtering lists; not audited)."""
-        if by is None:
-            return True
-        if action is Action.PULL:
-            return may_read(Reader.over(conn), by, name, self._base_url)
-        state = state_for(Reader.over(conn), name)
-        verdict = decide(by.principal, by.credential, action, state, base_url=self._base_url)
-        return isinstance(verdict, Allowed)
-
     def _package(
         self, conn: Connection, name: str, by: Identity | None, action: Action, *, deleted: bool
     ) -> PackageView:
         self._allow(conn, by, action, name)
-        view = package_views.package(conn, name)
+        view = read_queries.package(conn, name)
         if view is None or (view.deleted_at is not None) != deleted:
             raise not_found(name)
         return view
@@ -84,16 +72,16 @@ class LifecycleService:
         NOT_FOUND when there is no such user or organization."""
 
         def run(conn: Connection) -> list[PackageView]:
-            account = package_views.owner(conn, owner)
+            account = read_queries.owner(conn, owner)
             if account is None:
                 raise NotFoundError(f"no user or organization {owner!r}")
-            action = Action.DELETE if deleted else Action.PULL
-            return [
+            found = [
                 view
-                for view in package_views.packages_of(conn, account.id, deleted=deleted)
-                if (visibility is None or view.visibility is visibility)
-                and self._may(conn, by, action, view.name)
+                for view in read_queries.packages_of(conn, account.id, deleted=deleted)
+                if visibility is None or view.visibility is visibility
             ]
+            action = Action.DELETE if deleted else Action.PULL
+            return read_queries.visible(conn, found, by, self._base_url, action)
 
         return await self._db.write(run)
 
@@ -111,7 +99,7 @@ class LifecycleService:
             view = self._package(conn, name, by, Action.PULL, deleted=False)
             if deleted:
                 self._allow(conn, by, Action.DELETE, name)
-            return package_views.versions(conn, view.id, deleted=deleted)
+            return read_queries.versions(conn, view.id, deleted=deleted)
 
         return await self._db.write(run)
 
@@ -120,7 +108,7 @@ class LifecycleService:
 
         def run(conn: Connection) -> VersionView:
             view = self._package(conn, name, by, Action.PULL, deleted=False)
-            found = package_views.version(conn, view.id, version_id)
+            found = read_queries.version(conn, view.id, version_id)
             if found.deleted_at is not None:
                 self._allow(conn, by, Action.DELETE, name)
             return found
@@ -142,7 +130,7 @@ class LifecycleService:
         def run(conn: Connection) -> PackageView:
             view = self._package(conn, name, by, Action.DELETE, deleted=True)
             lifecycle.restore_package(conn, view.id, self.restore_window, now())
-            restored = package_views.package(conn, name)
+            restored = read_queries.package(conn, name)
             assert restored is not None
             return restored
 
@@ -151,7 +139,7 @@ class LifecycleService:
     async def delete_version(self, name: str, version_id: int, *, by: Identity | None) -> None:
         def run(conn: Connection) -> None:
             view = self._package(conn, name, by, Action.DELETE, deleted=False)
-            found = package_views.version(conn, view.id, version_id)
+            found = read_queries.version(conn, view.id, version_id)
             lifecycle.delete_version(conn, view.id, found.digest, _who(by), now())
 
         await self._db.write(run)
@@ -161,9 +149,9 @@ class LifecycleService:
     ) -> VersionView:
         def run(conn: Connection) -> VersionView:
             view = self._package(conn, name, by, Action.DELETE, deleted=False)
-            found = package_views.version(conn, view.id, version_id)
+            found = read_queries.version(conn, view.id, version_id)
             lifecycle.restore_version(conn, view.id, found.digest, self.restore_window, now())
-            return package_views.version(conn, view.id, version_id)
+            return read_queries.version(conn, view.id, version_id)
 
         return await self._db.write(run)
 

@@ -17,7 +17,7 @@ from cargohold.db import schema as s
 from cargohold.db.tx import now, write
 from cargohold.registry import blobs, gc
 from cargohold.registry.gc import Collector
-from cargohold.registry.package_views import version_id
+from cargohold.registry.read_model import version_id
 from support.fixtures import db_url, make_registry, registry
 from support.registry_app import Registry, digest_of, manifest_for, push_blob, push_image
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cargohold.authz.model import AccountKind, Visibility
 from cargohold.errors import InvalidRequestError, NotFoundError
-from cargohold.registry.package_views import PackageView
+from cargohold.registry.read_model import PackageView
 from cargohold.web.api import shapes
 from cargohold.web.api.framework import PAGE_PARAMS, ApiRoute, Call, Handler, Param, Reply, paginate
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from cargohold.accounts.account_service import Account
 from cargohold.authz.model import AccountKind
-from cargohold.registry.package_views import Owner, PackageView, VersionView
+from cargohold.registry.read_model import PackageView, VersionView
 
 JSON = dict[str, Any]
 
@@ -16,11 +17,11 @@ def iso(at: datetime | None) -> str | None:
     return None if at is None else at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _scope(owner: Owner) -> str:
+def _scope(owner: Account) -> str:
     return "orgs" if owner.kind is AccountKind.ORG else "users"
 
 
-def owner_json(owner: Owner, base: str) -> JSON:
+def owner_json(owner: Account, base: str) -> JSON:
     scope = _scope(owner)
     return {
         "login": owner.login,

@@ -1,13 +1,15 @@
 """Pages that show: home, an owner's packages, a package, its settings, its audit log.
 
 Each handler parses the URL, makes one ``PackageViews`` call for the signed-in identity and
-renders; ``PackageViews`` decides what that identity may see.
+renders the read model's values (``registry.read_model``); ``PackageViews`` decides what that
+identity may see.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from cargohold.authz.model import AccountKind
 from cargohold.errors import NotFoundError
 from cargohold.web.pipeline import SERVICES
 from cargohold.web.ui import urls
@@ -15,14 +17,14 @@ from cargohold.web.ui.auth import require_user
 from cargohold.web.ui.security import identity, render
 
 
-def _kind(request: web.Request) -> tuple[str, str]:
-    """(owner login, "org" | "user") from ``/orgs/{owner}`` or ``/users/{owner}``."""
+def _kind(request: web.Request) -> tuple[str, AccountKind]:
+    """(owner login, its kind) from ``/orgs/{owner}`` or ``/users/{owner}``."""
     if "org" in request.match_info:
-        return request.match_info["org"], "org"
-    return request.match_info["user"], "user"
+        return request.match_info["org"], AccountKind.ORG
+    return request.match_info["user"], AccountKind.USER
 
 
-def _same_kind(request: web.Request, owner_kind: str) -> None:
+def _same_kind(request: web.Request, owner_kind: AccountKind) -> None:
     """``/users/acme/...`` for an organization's package (or the reverse) is not its page."""
     if _kind(request)[1] != owner_kind:
         raise NotFoundError(f"no package {_name(request)} that you can see")
@@ -48,7 +50,7 @@ async def owner_packages(request: web.Request) -> web.StreamResponse:
 async def package(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     page = await services.views.package(_name(request), await identity(request))
-    _same_kind(request, page.owner_kind)
+    _same_kind(request, page.package.owner.kind)
     return await render(
         request, "package.html", page=page, urls=urls, host=services.settings.service_name
     )
@@ -56,13 +58,13 @@ async def package(request: web.Request) -> web.StreamResponse:
 
 async def settings(request: web.Request) -> web.StreamResponse:
     page = await request.app[SERVICES].views.settings(_name(request), await identity(request))
-    _same_kind(request, page.owner_kind)
+    _same_kind(request, page.package.owner.kind)
     return await render(request, "settings.html", page=page, urls=urls)
 
 
 async def audit(request: web.Request) -> web.StreamResponse:
     page, entries = await request.app[SERVICES].views.audit(_name(request), await identity(request))
-    _same_kind(request, page.owner_kind)
+    _same_kind(request, page.package.owner.kind)
     return await render(request, "audit.html", page=page, entries=entries, urls=urls)
 
 
