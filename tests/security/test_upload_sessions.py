@@ -91,3 +91,34 @@ async def test_a_concurrent_patch_gets_416_and_loses_nothing(registry: Registry)
     done = await c.put(f"{location}?digest={digest_of(blob)}")
     assert done.status == 201, await done.text()
     assert await (await c.get(f"/v2/acme/app/blobs/{digest_of(blob)}")).read() == blob
+
+
+async def test_a_live_but_stalled_writer_keeps_its_claim_past_the_ttl(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim is renewed on a timer, not by progress: a client that pauses mid-body for
+    longer than CLAIM_TTL (within the body timeout) still owns the session, so a second
+    request cannot take it over and write underneath it. Only a dead process's claim lapses."""
+    from datetime import timedelta
+
+    from cargohold.registry import upload_service, uploads
+
+    monkeypatch.setattr(uploads, "CLAIM_TTL", timedelta(seconds=0.4))
+    monkeypatch.setattr(upload_service, "RENEW_EVERY", 0.1)
+    c = registry.client
+    opened = await c.post("/v2/acme/app/blobs/uploads/")
+    location = opened.headers["Location"]
+    gate = asyncio.Event()
+    first: asyncio.Task[Any] = asyncio.create_task(
+        c.patch(location, data=_held_open(b"a" * 1000, b"b" * 1000, gate))
+    )
+    assert await _claimed(registry), "the first PATCH never took the session"
+    await asyncio.sleep(1.2)  # three TTLs without a byte
+
+    second = await c.patch(location, data=b"z" * 10, headers={"Content-Range": "0-9"})
+    assert second.status == 416, await second.text()
+
+    gate.set()
+    resp = await first
+    assert resp.status == 202, await resp.text()
+    assert resp.headers["Range"] == "0-1999"

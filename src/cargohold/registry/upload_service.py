@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -38,6 +38,14 @@ from cargohold.registry.values import Actor, BlobRef, Mount, Target, UploadStatu
 from cargohold.storage.protocol import BlobStore
 
 RENEW_EVERY = uploads.CLAIM_TTL.total_seconds() / 4
+
+
+class _Claim:
+    """A held claim, as the heartbeat sees it: ``lost`` once a renewal failed."""
+
+    lost = False
+
+
 COLLECTION_WAIT_STEPS = 100  # x 0.1 s
 
 
@@ -83,13 +91,14 @@ class UploadService:
         )
         if digest is None:
             return UploadStatus(upload.id, 0)
-        try:
-            size = await self._receive(upload, body, length)
-        except BaseException:
-            await self._db.write(lambda c: uploads.close(c, upload.id))
-            await self._db.blocking(lambda: self._store.cancel(storage_id))
-            raise
-        return await self._commit(upload, size, digest)
+        async with self._holding(upload) as claim:
+            try:
+                size = await self._receive(upload, body, length, claim)
+            except BaseException:
+                await self._db.write(lambda c: uploads.close(c, upload.id))
+                await self._db.blocking(lambda: self._store.cancel(storage_id))
+                raise
+            return await self._commit(upload, size, digest)
 
     async def status(self, target: Target, actor: Actor, session: str) -> UploadStatus:
         """GET: how many bytes the caller's session holds."""
@@ -121,8 +130,9 @@ class UploadService:
             )
         upload = await self._claim(package_id, session, actor, span[0] if span else None)
         try:
-            size = await self._receive(upload, body, length)
-            await self._db.write(lambda c: uploads.advance(c, upload, size))
+            async with self._holding(upload) as claim:
+                size = await self._receive(upload, body, length, claim)
+                await self._db.write(lambda c: uploads.advance(c, upload, size))
         except BaseException:
             await self._release(upload)
             raise
@@ -145,10 +155,11 @@ class UploadService:
         package_id = self._packages.existing_id(target)
         upload = await self._claim(package_id, session, actor, None)
         try:
-            size = upload.size
-            if body is not None:
-                size = await self._receive(upload, body, length)
-            return await self._commit(upload, size, digest)
+            async with self._holding(upload) as claim:
+                size = upload.size
+                if body is not None:
+                    size = await self._receive(upload, body, length, claim)
+                return await self._commit(upload, size, digest)
         except BaseException:
             await self._release(upload)  # a no-op when the session is gone
             raise
@@ -178,8 +189,41 @@ class UploadService:
         with contextlib.suppress(Exception):
             await self._db.write(lambda c: uploads.release(c, upload))
 
+    @contextlib.asynccontextmanager
+    async def _holding(self, upload: UploadRow) -> AsyncIterator[_Claim]:
+        """Keep the claim on ``upload`` alive while the block runs: renewed every
+        ``RENEW_EVERY`` seconds by a timer, whether bytes arrive or not (a slow client, a long
+        commit), so that only a dead process's claim ever lapses, ``CLAIM_TTL`` after its last
+        renewal. If a renewal finds the claim taken over (or cannot reach the database),
+        ``lost`` is set and the writer stops at its next batch."""
+        claim = _Claim()
+        db = self._db
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(RENEW_EVERY)
+                try:
+                    kept = await db.write(lambda c: uploads.renew(c, upload))
+                except Exception:
+                    kept = False
+                if not kept:
+                    claim.lost = True
+                    return
+
+        task = asyncio.create_task(beat())
+        try:
+            yield claim
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _receive(
-        self, upload: UploadRow, body: AsyncIterable[bytes] | None, length: int | None
+        self,
+        upload: UploadRow,
+        body: AsyncIterable[bytes] | None,
+        length: int | None,
+        claim: _Claim,
     ) -> int:
         """Append ``body`` to the claimed upload; returns the new size (not yet recorded).
 
@@ -194,7 +238,6 @@ class UploadService:
         loop = asyncio.get_running_loop()
         submitted = upload.size
         pending: _Batch | None = None
-        renewed = loop.time()
 
         def digest(batch: list[bytes]) -> None:
             if hasher is not None:
@@ -228,9 +271,11 @@ class UploadService:
                             await _both(pending)
                         pending = sink(batch, submitted)
                         submitted += due
-                        if loop.time() - renewed > RENEW_EVERY:
-                            await self._renew(upload)
-                            renewed = loop.time()
+                        if claim.lost:
+                            raise RangeInvalidError(
+                                "the upload was taken over by another request",
+                                detail={"session": upload.id},
+                            )
             if pending is not None:
                 await _both(pending)
                 pending = None
@@ -255,12 +300,6 @@ class UploadService:
         if hasher is not None:
             self._hashes.put(upload.id, submitted, hasher)
         return submitted
-
-    async def _renew(self, upload: UploadRow) -> None:
-        if not await self._db.write(lambda c: uploads.renew(c, upload)):
-            raise RangeInvalidError(
-                "the upload was taken over by another request", detail={"session": upload.id}
-            )
 
     async def _commit(self, upload: UploadRow, size: int, expected: Digest) -> BlobRef:
         """Verify the claimed upload against ``expected``, store it, link it, close the session."""

@@ -18,7 +18,7 @@ the session is unknown. One request at a time writes to a session: it takes the 
 (a compare-and-set in its own transaction) before writing a byte and gives it back when it
 records the new size. A concurrent request finds the claim taken and gets 416 without writing
 or truncating anything. A claim older than ``CLAIM_TTL`` (its holder died) may be taken over;
-a writer renews its claim while it streams.
+a writer renews its claim on a timer for as long as it holds it.
 
 Hashing while streaming is an optimisation: ``RunningHashes`` keeps the hash state of sessions this
 process is receiving. A session continued by another process is re-hashed from the store.
@@ -41,10 +41,11 @@ from cargohold.db import schema as s
 from cargohold.db.tx import aware, now
 from cargohold.errors import BlobUploadUnknownError, RangeInvalidError
 
-CLAIM_TTL = timedelta(seconds=30)
+CLAIM_TTL = timedelta(seconds=10)
 """A claim not renewed for this long belongs to a dead request and may be taken over: a client's
 retry of a chunk whose replica was killed succeeds on another replica after at most this long
-(as long as the S3 store's upload lease)."""
+(as long as the S3 store's upload lease). Live holders renew it on a timer (a quarter of it),
+so it bounds only how long a dead one blocks; replicas' clocks must agree well within it."""
 
 
 @dataclass(frozen=True, slots=True)

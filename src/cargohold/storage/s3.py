@@ -127,7 +127,7 @@ class S3BlobStore:
         path_style: bool = True,
         part_size: int = DEFAULT_PART_SIZE,
         redirect: bool = False,
-        lease_ttl: float = 30.0,
+        lease_ttl: float = 10.0,
     ) -> None:
         if _BUCKET.fullmatch(bucket or "") is None:
             raise ConfigError(f"s3_bucket: not a valid bucket name: {bucket!r}")
