@@ -7,7 +7,9 @@
 #   scripts/seaweedfs.sh stop    # stops it and removes its directory
 #
 # It lives in $TEST_S3_DIR (default /tmp/cargohold-s3), listens on 127.0.0.1 only, S3 on
-# $TEST_S3_PORT (default 58330) and its other servers on the next few ports (+1..+4, +10..+14).
+# $TEST_S3_PORT (default 18330) and its other servers on the next few ports (+1..+4, +10..+14).
+# Below the kernel's ephemeral range (32768-60999): weed refuses a port that a client
+# connection of this machine used a moment ago (TIME_WAIT), which happened with 58330.
 # Signatures are checked: the S3 identity has a random access key and secret made at first
 # start, and only that identity may do anything. Telemetry, WebDAV, the admin UI and the table
 # catalogs are off. Use: eval "$(scripts/seaweedfs.sh start)".
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 WEED=${TEST_S3_WEED:-$PWD/.venv/bin/weed}
 DIR=${TEST_S3_DIR:-/tmp/cargohold-s3}
-PORT=${TEST_S3_PORT:-58330}
+PORT=${TEST_S3_PORT:-18330}
 BUCKET=cargohold-test
 PIDFILE=$DIR/weed.pid
 
