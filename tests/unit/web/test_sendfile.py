@@ -39,6 +39,10 @@ async def make(blob: tuple[Path, bytes]) -> Make:
         made.append(senders)
 
         async def handler(request: web.Request) -> web.StreamResponse:
+            if "probe" in request.query:  # is this connection's socket blocking?
+                assert request.transport is not None
+                fd = request.transport.get_extra_info("socket").fileno()
+                return web.Response(text=str(os.get_blocking(fd)))
             start = int(request.query.get("start", "0"))
             target = path or blob[0]
             size = target.stat().st_size if target.exists() else 0
@@ -96,6 +100,18 @@ async def test_connection_serves_the_next_request_after_a_threaded_body(
     connector = client.session.connector
     assert connector is not None
     assert sum(len(c) for c in connector._conns.values()) == 1  # type: ignore[attr-defined]
+
+
+async def test_the_socket_is_non_blocking_again_for_the_loop(
+    make: Make, blob: tuple[Path, bytes]
+) -> None:
+    """The sender thread clears O_NONBLOCK (shared with the loop's descriptor) while it
+    sends; the next request on the connection must find it set again."""
+    client, _ = await make()
+    resp = await client.get("/")
+    assert await resp.read() == blob[1]
+    probe = await client.get("/", params={"probe": "1"})
+    assert await probe.text() == "False"
 
 
 async def test_sender_threads_and_buffers_are_reused(make: Make, blob: tuple[Path, bytes]) -> None:
@@ -183,5 +199,32 @@ async def test_client_gone_mid_body_frees_the_thread_and_the_server_goes_on(
     await reader.readexactly(BUFFER)
     writer.transport.abort()
     assert await _settled(senders)
+    resp = await client.get("/", params={"start": str(len(data) - 10)})
+    assert await resp.read() == data[-10:]
+
+
+async def test_a_reader_that_stops_is_cut_off_after_the_send_timeout(
+    make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread's sends block; SO_SNDTIMEO ends one that a client never takes, the
+    connection is dropped and the thread is free again."""
+    import struct
+
+    from cargohold.web import sendfile
+
+    monkeypatch.setattr(sendfile, "_SEND_TIMEVAL", struct.pack("ll", 0, 300_000))
+    data = os.urandom(64 * MIB)
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    client, senders = await make(path=path)
+    port = client.port
+    assert port is not None
+    reader, writer = await _request(port)
+    assert await _settled(senders), "the stalled send never timed out"
+    # Whatever the socket buffers held arrives, then the server's end is closed.
+    received = len(await asyncio.wait_for(reader.read(), 120))
+    assert received < len(data)
+    writer.close()
+    await writer.wait_closed()
     resp = await client.get("/", params={"start": str(len(data) - 10)})
     assert await resp.read() == data[-10:]
