@@ -12,7 +12,7 @@ from aiohttp import web
 from cargohold.oci.digest import Digest
 from cargohold.oci.ranges import parse_range
 from cargohold.web.pipeline import API_VERSION, Ctx
-from cargohold.web.sendfile import send_file
+from cargohold.web.sendfile import send_chunks, send_file
 
 
 def _size(ctx: Ctx) -> tuple[str, int]:
@@ -47,17 +47,8 @@ async def get(request: web.Request, ctx: Ctx) -> web.StreamResponse:
     path = store.local_path(digest)
     if path is not None:
         return await send_file(request, path, status, headers, start, length)
-    response = web.StreamResponse(status=status, headers=headers)
-    response.content_length = length
-    await response.prepare(request)
-    chunks = store.open_read(digest, start, length)
-    while True:
-        chunk = await ctx.services.run(lambda: next(chunks, b""))
-        if not chunk:
-            break
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    chunks = await ctx.services.run(lambda: store.open_read(digest, start, length))
+    return await send_chunks(request, chunks, status, headers, length, ctx.services.run)
 
 
 async def delete(request: web.Request, ctx: Ctx) -> web.StreamResponse:

@@ -23,8 +23,9 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 
@@ -75,6 +76,15 @@ class Senders:
 SENDERS: Final = web.AppKey("blob_senders", Senders)
 
 
+class _Body(Protocol):
+    """What a sender thread sends: ``send`` on the blocking socket (with the thread's buffer
+    to use), then ``release``, on that thread, however ``send`` ended."""
+
+    def send(self, sock: socket.socket, view: memoryview) -> None: ...
+
+    def release(self) -> None: ...
+
+
 async def send_file(
     request: web.Request, path: str, status: int, headers: dict[str, str], start: int, length: int
 ) -> web.StreamResponse:
@@ -98,18 +108,103 @@ async def send_file(
         await response.prepare(request)
         if length <= INLINE_MAX:
             await response.write(_pread(fd, start, length))
-        elif not await _on_thread(request, response, fd, start, length):
-            await _on_loop(response, fd, start, length)
+        else:
+            body = _FileBody(fd, start, length)
+            if not await _on_thread(request, response, body):
+                body.release()
+                await _on_loop(response, fd, start, length)
         await response.write_eof()
         return response
     finally:
         os.close(fd)
 
 
-async def _on_thread(
-    request: web.Request, response: web.StreamResponse, fd: int, start: int, length: int
-) -> bool:
-    """Send the body from a thread of its own; False (nothing sent) when that cannot be done."""
+async def send_chunks(
+    request: web.Request,
+    chunks: Iterator[bytes],
+    status: int,
+    headers: dict[str, str],
+    length: int,
+    run: Callable[[Callable[[], bytes]], Awaitable[bytes]],
+) -> web.StreamResponse:
+    """Answer with the ``length`` bytes ``chunks`` yields (a store's ``open_read``).
+
+    The chunks are taken and sent on a sender thread like a file's; past the limit, each is
+    taken by ``run`` (an executor) and written by the loop. A source that fails mid-body
+    loses the client its connection (the status line is gone already).
+    """
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = length
+    await response.prepare(request)
+    body = _ChunkBody(chunks)
+    if not await _on_thread(request, response, body):
+        try:
+            while chunk := await run(lambda: next(chunks, b"")):
+                await response.write(chunk)
+        finally:
+            body.release()
+    await response.write_eof()
+    return response
+
+
+class _FileBody:
+    """``[start, start + length)`` of a file, sent by preadv into the thread's buffer. Owns a
+    duplicate of the descriptor: a cancelled handler closing its own must not let the number
+    be reused under a thread still reading."""
+
+    def __init__(self, fd: int, start: int, length: int) -> None:
+        self._fd = os.dup(fd)
+        self._start, self._end = start, start + length
+
+    def send(self, sock: socket.socket, view: memoryview) -> None:
+        pos, end = self._start, self._end
+        while pos < end:
+            n = os.preadv(self._fd, [view[: min(BUFFER, end - pos)]], pos)
+            if not n:
+                raise OSError("blob shorter than its recorded size")
+            sock.sendall(view[:n])
+            pos += n
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+class _ChunkBody:
+    """The chunks of a store's stream, sent as they come."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def send(self, sock: socket.socket, view: memoryview) -> None:
+        for chunk in self._chunks:
+            sock.sendall(chunk)
+
+    def release(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def _on_thread(request: web.Request, response: web.StreamResponse, body: _Body) -> bool:
+    """Send ``body`` from a sender thread; False (nothing sent) when that cannot be done.
+
+    Once handed to the thread, ``body`` is the thread's to release; if this raises before
+    that, it is released here; on False it is still the caller's.
+    """
+    try:
+        return await _hand_over(request, response, body)
+    except _NotHandedOver as exc:
+        body.release()
+        raise exc.error from None
+
+
+class _NotHandedOver(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+async def _hand_over(request: web.Request, response: web.StreamResponse, body: _Body) -> bool:
     senders = request.app[SENDERS]
     transport = request.transport
     if senders.active >= senders.limit or transport is None:
@@ -118,31 +213,26 @@ async def _on_thread(
     if tsock is None or transport.get_extra_info("sslcontext") is not None:
         return False
     # The headers go first, through aiohttp; the thread may write only on an empty buffer.
-    await response.write(b"")
-    if transport.get_write_buffer_size():
-        return False
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    # The thread owns duplicates: a cancelled handler closing its descriptors must not let
-    # the numbers be reused under a thread still reading and sending.
-    file_fd = os.dup(fd)
     try:
+        await response.write(b"")
+        if transport.get_write_buffer_size():
+            return False
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         sock = tsock.dup()
-    except BaseException:
-        os.close(file_fd)
-        raise
+    except BaseException as exc:
+        raise _NotHandedOver(exc) from exc
     senders.active += 1
     # While the thread sends on a blocking descriptor the loop must not read from it (a
     # spurious wake-up would block the loop), nor write (the buffer is empty and stays so).
     transport.pause_reading()
     try:
-        senders.pool.submit(_send, loop, done, senders, file_fd, sock, start, length)
-    except BaseException:
-        os.close(file_fd)
+        senders.pool.submit(_send, loop, done, senders, body, sock)
+    except BaseException as exc:
         sock.close()
         senders.active -= 1
         transport.resume_reading()
-        raise
+        raise _NotHandedOver(exc) from exc
     try:
         await done
         transport.resume_reading()
@@ -162,12 +252,10 @@ def _send(
     loop: asyncio.AbstractEventLoop,
     done: asyncio.Future[None],
     senders: Senders,
-    file_fd: int,
+    body: _Body,
     sock: socket.socket,
-    start: int,
-    length: int,
 ) -> None:
-    """The sender thread: preadv + sendall, then settle ``done`` on the loop."""
+    """The sender thread: send ``body``, release it, then settle ``done`` on the loop."""
     error: BaseException | None = None
     try:
         # Blocking sends: one system call per buffer, where a non-blocking descriptor needs a
@@ -178,21 +266,15 @@ def _send(
         # to a client that stops reading.
         sock.setblocking(True)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _SEND_TIMEVAL)
-        view = senders.buffer()
-        pos, end = start, start + length
-        while pos < end:
-            n = os.preadv(file_fd, [view[: min(BUFFER, end - pos)]], pos)
-            if not n:
-                raise OSError("blob shorter than its recorded size")
-            sock.sendall(view[:n])
-            pos += n
+        body.send(sock, senders.buffer())
     except BaseException as exc:
         error = exc
     finally:
         with contextlib.suppress(OSError):
             os.set_blocking(sock.fileno(), False)
-        os.close(file_fd)
         sock.close()
+        with contextlib.suppress(Exception):
+            body.release()
     # A closed loop (RuntimeError) has nobody waiting any more.
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, done, senders, error)

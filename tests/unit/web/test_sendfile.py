@@ -7,12 +7,13 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from cargohold.errors import BlobUnknownError, StorageError
-from cargohold.web.sendfile import BUFFER, INLINE_MAX, SENDERS, Senders, send_file
+from cargohold.web.sendfile import BUFFER, INLINE_MAX, SENDERS, Senders, send_chunks, send_file
 
 MIB = 1 << 20
 Make = Callable[..., Awaitable[tuple[TestClient[web.Request, web.Application], Senders]]]
@@ -121,7 +122,7 @@ async def test_sender_threads_and_buffers_are_reused(make: Make, blob: tuple[Pat
     for _ in range(3):
         resp = await client.get("/")
         assert await resp.read() == blob[1]
-    assert senders.active == 0
+        assert await _settled(senders)
     assert len(senders.pool._threads) == 1
     buffers = {id(senders.pool.submit(senders.buffer).result().obj) for _ in range(3)}
     assert len(buffers) == 1
@@ -228,3 +229,76 @@ async def test_a_reader_that_stops_is_cut_off_after_the_send_timeout(
     await writer.wait_closed()
     resp = await client.get("/", params={"start": str(len(data) - 10)})
     assert await resp.read() == data[-10:]
+
+
+class _Source:
+    """Chunks of ``data``, failing after ``fail_after`` chunks if given; records closing."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self._pieces = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
+        self._fail_after = fail_after
+        self.closed = False
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._fail_after is not None and self._fail_after <= 0:
+            raise StorageError("store went away")
+        if not self._pieces:
+            raise StopIteration
+        if self._fail_after is not None:
+            self._fail_after -= 1
+        return self._pieces.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def _chunk_client(
+    senders: Senders, source: _Source, length: int
+) -> TestClient[web.Request, web.Application]:
+    async def run(fn: Callable[[], bytes]) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_chunks(request, source, 200, {"X-Test": "yes"}, length, run)
+
+    app = web.Application()
+    app[SENDERS] = senders
+    app.router.add_get("/", handler)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client
+
+
+@pytest.mark.parametrize("limit", [64, 0], ids=["thread", "loop"])
+async def test_chunks_of_a_store_stream_are_sent_whole_and_released(limit: int) -> None:
+    data = os.urandom(3 * BUFFER + 777)
+    source, senders = _Source(data), Senders(limit)
+    client = await _chunk_client(senders, source, len(data))
+    try:
+        resp = await client.get("/")
+        assert resp.headers["X-Test"] == "yes"
+        assert await resp.read() == data
+        assert await _settled(senders)
+        assert source.closed
+    finally:
+        await client.close()
+        senders.close()
+
+
+@pytest.mark.parametrize("limit", [64, 0], ids=["thread", "loop"])
+async def test_a_stream_failing_mid_body_drops_the_connection(limit: int) -> None:
+    data = os.urandom(3 * BUFFER)
+    source, senders = _Source(data, fail_after=5), Senders(limit)
+    client = await _chunk_client(senders, source, len(data))
+    try:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            resp = await client.get("/")
+            await resp.read()
+        assert await _settled(senders)
+        assert source.closed
+    finally:
+        await client.close()
+        senders.close()
