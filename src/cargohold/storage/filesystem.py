@@ -253,6 +253,9 @@ class FilesystemBlobStore:
                     os.unlink(source)
                 else:
                     os.fchmod(up.fd, _BLOB_MODE)
+                    # A blob's mtime is when it was stored (``iter_blobs``), not the upload's
+                    # last write, which may be long before a commit.
+                    os.utime(up.fd)
                     os.fsync(up.fd)
                     _make_dir(os.path.dirname(dest))
                     os.replace(source, dest)

@@ -256,6 +256,17 @@ def test_iter_blobs_reports_mtime_and_skips_strangers(fs: FilesystemBlobStore, r
     ]
 
 
+def test_a_blob_s_mtime_is_its_commit_not_the_upload_s_last_write(
+    fs: FilesystemBlobStore, root: Path
+) -> None:
+    upload_id = fs.begin_upload()
+    fs.write(upload_id, 0, [DATA])
+    os.utime(root / "uploads" / upload_id, (1_000_000, 1_000_000))  # written long ago
+    fs.commit(upload_id, sha256(DATA))
+    ((_, mtime),) = fs.iter_blobs()
+    assert mtime > 1_000_000
+
+
 def test_write_updates_upload_mtime(fs: FilesystemBlobStore, root: Path) -> None:
     upload_id = fs.begin_upload()
     os.utime(root / "uploads" / upload_id, (1_000_000, 1_000_000))
