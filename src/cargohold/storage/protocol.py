@@ -197,9 +197,11 @@ class BlobStore(Protocol):
         stored; for the garbage collector's search for bytes no database row knows.
 
         A commit of content already stored does not change ``mtime`` (the old copy is kept), so
-        age says when the bytes arrived, not that nobody is using them. Streams: memory holds a
-        batch (a directory, a listing page), not the whole store. Blobs stored or deleted while
-        the iterator runs may or may not be yielded; anything under the blob area that is not
-        named like a blob is skipped. Raises ``StorageError``.
+        age says when the bytes arrived, not that nobody is using them. A backend that keeps
+        blobs outside the process streams the listing (a directory, a listing page at a time),
+        never holding the whole store's; the caller may delete each blob it is given before
+        asking for the next. Blobs stored or deleted by others while the iterator runs may or
+        may not be yielded; anything in the blob area not named like a blob is skipped. Raises
+        ``StorageError``.
         """
         ...
