@@ -17,7 +17,8 @@ from cargohold.services import Services
 
 
 async def gc(svc: Services, dry_run: bool) -> dict[str, Any]:
-    """Remove manifests, blob links and blobs nothing references (after the grace period)."""
+    """Remove manifests, blob links, blobs and stored bytes nothing references (after the grace
+    period)."""
     report = await svc.gc.collect(dry_run=dry_run)
     out: dict[str, Any] = report.as_dict()
     if dry_run:
@@ -25,6 +26,7 @@ async def gc(svc: Services, dry_run: bool) -> dict[str, Any]:
             "manifests": [f"{p}:{d}" for p, d in report.manifests],
             "links": [f"{p}:{d}" for p, d in report.links],
             "blobs": report.blobs,
+            "orphans": report.orphans,
         }
     return out
 

@@ -6,7 +6,8 @@ What is garbage (after ``grace``, counted from creation or the last link):
   manifest that is not a referrer; an index keeps its children; a referrer lives only while
   its subject lives, so an orphaned signature or SBOM goes, and never keeps a subject alive);
 - a package's blob link that no manifest of the package references;
-- a blob that no package links; its bytes are then deleted from the store.
+- a blob that no package links; its bytes are then deleted from the store;
+- bytes in the store that no blob row knows (see "Bytes with no row" below).
 
 The protocol. Every row a push depends on carries a ``generation``; every write that makes
 something depend on a row bumps that row's generation in the same transaction, and the
@@ -58,15 +59,51 @@ pushing the manifest. Past it the manifest PUT fails cleanly (MANIFEST_BLOB_UNKN
 
 One collection runs at a time across replicas: ``gc_lease`` holds the job's lease (renewed
 between batches). A collector that dies mid-way leaves at most "deleting" marks, which the
-next collection finishes. Blob bytes with no row (a process died between the store commit and
-the linking transaction) are not found by this walk (the store protocol cannot list blobs).
+next collection finishes.
+
+Bytes with no row. A process that dies between its store commit and the linking transaction
+(or a push refused with 503 after storing its copy, below) leaves bytes no ``blobs`` row
+knows. The last phase lists the store (``BlobStore.iter_blobs``) and takes those stored before
+the cutoff with no row. Their age is no safety: a commit of content already stored keeps the
+old copy and its old time, then links it. The guard is the row itself, the same "deleting"
+mark, now inserted::
+
+    upload                                      collector
+    ──────                                      ─────────
+    wait out a "deleting" row                   list the store: D, stored before the cutoff
+    store.commit: D already stored, keep it     SELECT: no blobs row for D
+    link (one transaction):                     INSERT blobs (D, 'deleting')
+      UPDATE blobs ... state = 'live'             ON CONFLICT DO NOTHING RETURNING digest
+      no row: INSERT (D, 'live')                COMMIT                 ── the mark
+        ON CONFLICT DO NOTHING                  store.delete(D)       ── only if inserted
+        inserted: stat the store (``stored``)   DELETE FROM blobs
+        conflict ('deleting'): 503, push again    WHERE digest = D AND state = 'deleting'
+    COMMIT
+
+The two INSERTs are on one primary key, so exactly one of them creates the row. If the
+link's does, the collector's inserts nothing (on PostgreSQL it first waits for the link's
+uncommitted row, then sees the conflict; on SQLite the transactions are serialised) and the
+bytes stay. If the collector's does, the link finds a "deleting" row (or, once the collector
+is done, no row and no bytes: ``stored()`` is false and the link deletes the row it inserted):
+the push gets 503 and no row points at the bytes, which go. So every interleaving ends with
+the bytes and a live row, or with no row; never a row without bytes. An upload that stored a
+fresh copy after the collector deleted the old one, and was refused, leaves fresh bytes with
+no row: the next push of that content links them, else a later collection takes them once
+they are old enough. A collector that dies after the mark leaves a "deleting" row, which the
+next collection finishes like any other mark. The grace period is again policy: it spares a
+push between its store commit and its link the 503.
+
+Cost: this phase is O(stored blobs) per collection, whatever the garbage: a directory read
+per shard and a ``stat`` per blob on a filesystem, a LIST request per 1,000 blobs on S3, and
+an indexed SELECT per 500 listed; writes only for what goes. It streams (a shard directory
+or a listing page at a time), so memory stays flat however large the store.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,11 +120,13 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cargohold.db import schema as s
 from cargohold.db.tx import aware, insert_ignore, now, write
 from cargohold.registry import lifecycle
-from cargohold.storage.protocol import BlobStore
+from cargohold.storage.protocol import BlobInfo, BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +198,9 @@ class GcReport:
     # Soft-deleted packages and versions past the restore window, removed for good first.
     purged_packages: list[int] = field(default_factory=list)
     purged_versions: list[tuple[int, str]] = field(default_factory=list)
+    # Stored bytes no blob row knew (and their size): a push that never linked them.
+    orphans: list[str] = field(default_factory=list)
+    orphan_bytes: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -170,6 +212,8 @@ class GcReport:
             "bytes": self.bytes,
             "purged_packages": len(self.purged_packages),
             "purged_versions": len(self.purged_versions),
+            "orphans": len(self.orphans),
+            "orphan_bytes": self.orphan_bytes,
         }
 
 
@@ -352,12 +396,47 @@ def forget_blobs(conn: Connection, digests: list[str]) -> None:
     conn.execute(delete(s.blobs).where(and_(b.digest.in_(digests), b.state == "deleting")))
 
 
+def rowless(conn: Connection, digests: list[str]) -> set[str]:
+    """Those of ``digests`` that no ``blobs`` row (live or "deleting") knows."""
+    b = s.blobs.c
+    known = set(conn.execute(select(b.digest).where(b.digest.in_(digests))).scalars())
+    return set(digests) - known
+
+
+def mark_orphans(conn: Connection, found: list[BlobInfo], at: datetime) -> list[str]:
+    """Insert a "deleting" row for each stored blob of ``found`` that has no row, in one
+    statement; returns those inserted (only their bytes may be deleted). A row that exists, or
+    that an uncommitted link is inserting (PostgreSQL waits for that transaction), wins."""
+    if not found:
+        return []
+    b = s.blobs.c
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {"digest": i.digest, "size": i.size, "created_at": at, "state": "deleting"} for i in found
+    ]
+    stmt = insert(s.blobs).values(rows).on_conflict_do_nothing().returning(b.digest)
+    return [row.digest for row in conn.execute(stmt)]
+
+
 # --- one collection ---------------------------------------------------------------------------
 
 
 def _batches(items: list[tuple[int, str, int]], size: int) -> Iterable[list[tuple[int, str, int]]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _pages(
+    listing: Iterator[tuple[BlobInfo, float]], size: int
+) -> Iterator[list[tuple[BlobInfo, float]]]:
+    page: list[tuple[BlobInfo, float]] = []
+    for item in listing:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 class Collector:
@@ -396,6 +475,7 @@ class Collector:
             self._manifests(report, at, cutoff, dry_run)
             self._links(report, cutoff, dry_run)
             self._blobs(report, dry_run)
+            self._orphans(report, cutoff, dry_run)
         finally:
             if not dry_run:
                 with write(self._engine) as conn:
@@ -515,3 +595,32 @@ class Collector:
                 if row.digest not in kept:
                     report.blobs.append(row.digest)
                     report.bytes += int(row.size)
+
+    def _orphans(self, report: GcReport, cutoff: datetime, dry: bool) -> None:
+        """Delete the bytes stored before ``cutoff`` that no blob row knows: mark each with an
+        inserted "deleting" row, then delete the bytes, then the row (the module docstring)."""
+        limit = cutoff.timestamp()
+        for page in _pages(self._store.iter_blobs(), BATCH):
+            old = [info for info, mtime in page if mtime < limit]
+            if old:
+                with self._engine.connect() as conn:
+                    unknown = rowless(conn, [info.digest for info in old])
+                found = [info for info in old if info.digest in unknown]
+                if found and not dry:
+                    found = self._delete_orphans(found)
+                report.orphans.extend(info.digest for info in found)
+                report.orphan_bytes += sum(info.size for info in found)
+            if not dry:
+                self._renew()
+
+    def _delete_orphans(self, found: list[BlobInfo]) -> list[BlobInfo]:
+        with write(self._engine) as conn:
+            marked = set(mark_orphans(conn, found, self._clock()))
+        gone = [info for info in found if info.digest in marked]
+        # Only now, with the marks committed, do the bytes go; a link that won has its row.
+        for info in gone:
+            self._store.delete(info.digest)
+        if gone:
+            with write(self._engine) as conn:
+                forget_blobs(conn, [info.digest for info in gone])
+        return gone

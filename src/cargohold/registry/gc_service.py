@@ -51,5 +51,5 @@ class GcService:
             except Exception:
                 log.exception("garbage collection failed")
                 continue
-            if report.ran and (report.manifests or report.links or report.blobs):
+            if report.ran and (report.manifests or report.links or report.blobs or report.orphans):
                 log.info("garbage collection: %s", report.as_dict())

@@ -32,6 +32,18 @@ def parse_digest(digest: str) -> tuple[str, str]:
     return algorithm, hexdigest
 
 
+def stored_digest(algorithm: str, shard: str, name: str) -> str | None:
+    """The digest a blob stored as ``<algorithm>/<shard>/<name>`` holds, or None when those
+    are not the parts of a blob's name (a listing skips anything else it finds)."""
+    if (
+        DIGEST_HEX_LENGTHS.get(algorithm) != len(name)
+        or _LOWER_HEX.fullmatch(name) is None
+        or shard != name[:2]
+    ):
+        return None
+    return f"{algorithm}:{name}"
+
+
 def check_algorithm(algorithm: str) -> str:
     """Return ``algorithm`` if a blob store supports it. Raises ``DigestInvalidError``."""
     if algorithm not in DIGEST_HEX_LENGTHS:

@@ -51,6 +51,7 @@ from cargohold.storage._checks import (
     check_upload_id,
     parse_digest,
     range_error,
+    stored_digest,
 )
 from cargohold.storage._direct import STAGE, DirectAppender
 from cargohold.storage.protocol import CHUNK_SIZE, DIGEST_HEX_LENGTHS, BlobInfo, UploadState
@@ -140,6 +141,28 @@ class FilesystemBlobStore:
         except OSError as exc:
             raise StorageError(f"delete {digest}: {exc}") from exc
         return True
+
+    def iter_blobs(self) -> Iterator[tuple[BlobInfo, float]]:
+        # One shard directory (1/256 of an algorithm's blobs) is listed at a time; the caller
+        # may delete what it was given before the next one is read.
+        for algorithm in DIGEST_HEX_LENGTHS:
+            base = os.path.join(self._blobs, algorithm)
+            for shard in sorted(_list_dir(base)):
+                if len(shard) != 2:
+                    continue
+                folder = os.path.join(base, shard)
+                for name in _list_dir(folder):
+                    digest = stored_digest(algorithm, shard, name)
+                    if digest is None:
+                        continue
+                    try:
+                        info = os.stat(os.path.join(folder, name), follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # deleted while we listed
+                    except OSError as exc:
+                        raise StorageError(f"stat {digest}: {exc}") from exc
+                    if stat_mod.S_ISREG(info.st_mode):
+                        yield BlobInfo(digest, info.st_size), info.st_mtime
 
     def _blob_path(self, digest: str) -> str:
         algorithm, hexdigest = parse_digest(digest)
@@ -232,6 +255,9 @@ class FilesystemBlobStore:
                     os.unlink(source)
                 else:
                     os.fchmod(up.fd, _BLOB_MODE)
+                    # A blob's mtime is when it was stored (``iter_blobs``), not the upload's
+                    # last write, which may be long before a commit.
+                    os.utime(up.fd)
                     os.fsync(up.fd)
                     _make_dir(os.path.dirname(dest))
                     os.replace(source, dest)
@@ -421,6 +447,16 @@ def _hash_fd(fd: int, algorithm: str, upload_id: str) -> str:
     except OSError as exc:
         raise StorageError(f"read upload {upload_id}: {exc}") from exc
     return f"{algorithm}:{hasher.hexdigest()}"
+
+
+def _list_dir(path: str) -> list[str]:
+    """The names in ``path``; none if it is missing or not a directory."""
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise StorageError(f"list {path}: {exc}") from exc
 
 
 def _make_dir(path: str) -> None:

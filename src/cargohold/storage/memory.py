@@ -48,6 +48,7 @@ class MemoryBlobStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._blobs: dict[str, bytes] = {}
+        self._stored_at: dict[str, float] = {}  # digest -> when it was stored
         self._uploads: dict[str, _Upload] = {}
 
     # -- blobs ------------------------------------------------------------------------------
@@ -74,7 +75,16 @@ class MemoryBlobStore:
     def delete(self, digest: str) -> bool:
         parse_digest(digest)
         with self._lock:
+            self._stored_at.pop(digest, None)
             return self._blobs.pop(digest, None) is not None
+
+    def iter_blobs(self) -> Iterator[tuple[BlobInfo, float]]:
+        with self._lock:
+            listing = [
+                (BlobInfo(digest, len(data)), self._stored_at[digest])
+                for digest, data in self._blobs.items()
+            ]
+        return iter(listing)
 
     def _get(self, digest: str) -> bytes:
         parse_digest(digest)
@@ -161,7 +171,9 @@ class MemoryBlobStore:
         if actual != expected:
             raise DigestInvalidError(detail={"expected": expected, "actual": actual})
         with self._lock:
-            self._blobs.setdefault(expected, data)
+            if expected not in self._blobs:  # stored once: the first copy (and its time) stays
+                self._blobs[expected] = data
+                self._stored_at[expected] = time.time()
         return BlobInfo(expected, len(data))
 
     def cancel(self, upload_id: str) -> None:

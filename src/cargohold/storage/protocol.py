@@ -191,3 +191,17 @@ class BlobStore(Protocol):
         """Yield ``(upload_id, mtime)`` for every upload in progress, ``mtime`` being the Unix
         time of its last write, for stale-upload cleanup (which calls ``cancel``)."""
         ...
+
+    def iter_blobs(self) -> Iterator[tuple[BlobInfo, float]]:
+        """Yield ``(info, mtime)`` for every stored blob, ``mtime`` being the Unix time it was
+        stored; for the garbage collector's search for bytes no database row knows.
+
+        A commit of content already stored does not change ``mtime`` (the old copy is kept), so
+        age says when the bytes arrived, not that nobody is using them. A backend that keeps
+        blobs outside the process streams the listing (a directory, a listing page at a time),
+        never holding the whole store's; the caller may delete each blob it is given before
+        asking for the next. Blobs stored or deleted by others while the iterator runs may or
+        may not be yielded; anything in the blob area not named like a blob is skipped. Raises
+        ``StorageError``.
+        """
+        ...

@@ -77,6 +77,7 @@ from cargohold.storage._checks import (
     check_upload_id,
     parse_digest,
     range_error,
+    stored_digest,
 )
 from cargohold.storage._s3_io import (
     MultipartComposer,
@@ -98,6 +99,8 @@ _NOT_FOUND = (NotFoundError, FileNotFoundError)
 _PREFIX = re.compile(r"[A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+)*")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _STATE_KEY = re.compile(r"uploads/([0-9a-f]{32})/state")
+_BLOB_KEY = re.compile(r"blobs/([a-z0-9]+)/([0-9a-f]{2})/([0-9a-f]+)")
+_LIST_PAGE = 1000  # keys per listing request, S3's maximum
 
 
 class S3BlobStore:
@@ -394,6 +397,23 @@ class S3BlobStore:
                 match = _STATE_KEY.fullmatch(meta["path"][len(self.prefix) :])
                 if match is not None:
                     yield match.group(1), meta["last_modified"].timestamp()
+
+    def iter_blobs(self) -> Iterator[tuple[BlobInfo, float]]:
+        # One listing page at a time (S3 pages by key, so deleting keys already yielded does
+        # not disturb the listing's continuation).
+        pages = iter(obstore.list(self._obs, f"{self.prefix}blobs/", chunk_size=_LIST_PAGE))
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise StorageError(f"list blobs: {describe(exc)}") from exc
+            for meta in page:
+                match = _BLOB_KEY.fullmatch(meta["path"][len(self.prefix) :])
+                digest = None if match is None else stored_digest(*match.groups())
+                if digest is not None:
+                    yield BlobInfo(digest, int(meta["size"])), meta["last_modified"].timestamp()
 
     # -- upload state -----------------------------------------------------------------------
 

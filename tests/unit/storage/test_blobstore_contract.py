@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -438,6 +439,35 @@ def test_iter_uploads_lists_open_uploads(store: BlobStore) -> None:
     listed = dict(store.iter_uploads())
     assert set(listed) == {a}
     assert listed[a] > 0
+
+
+def test_iter_blobs_lists_every_stored_blob_with_its_size_and_time(store: BlobStore) -> None:
+    assert list(store.iter_blobs()) == []
+    before = time.time()
+    digests = [push(store, DATA), push(store, b""), push(store, DATA, sha512(DATA))]
+    after = time.time()
+    store.begin_upload()  # an upload in progress is not a blob
+    listed = {info: mtime for info, mtime in store.iter_blobs()}
+    assert set(listed) == {store.stat(d) for d in digests}
+    # S3 keeps whole seconds (and its clock is the server's: here the same machine).
+    assert all(before - 2 <= mtime <= after + 2 for mtime in listed.values())
+
+
+def test_iter_blobs_keeps_the_first_time_of_content_stored_twice(store: BlobStore) -> None:
+    digest = push(store, DATA)
+    ((_, first),) = store.iter_blobs()
+    push(store, DATA)  # verified, then dropped: the stored copy is kept
+    assert list(store.iter_blobs()) == [(BlobInfo(digest, len(DATA)), first)]
+
+
+def test_iter_blobs_survives_deleting_what_it_yielded(store: BlobStore) -> None:
+    digests = {push(store, DATA + bytes([i])) for i in range(5)}
+    seen = []
+    for info, _ in store.iter_blobs():  # what the garbage collector does
+        seen.append(info.digest)
+        assert store.delete(info.digest)
+    assert sorted(seen) == sorted(digests)
+    assert list(store.iter_blobs()) == []
 
 
 # -- concurrency ------------------------------------------------------------------------------

@@ -228,6 +228,45 @@ def test_iter_uploads_reports_mtime_and_skips_strangers(
     assert listed[new] > listed[old]
 
 
+def test_iter_blobs_reports_mtime_and_skips_strangers(fs: FilesystemBlobStore, root: Path) -> None:
+    digest = push(fs, DATA)
+    hexdigest = digest.split(":")[1]
+    shard = root / "blobs" / "sha256" / hexdigest[:2]
+    os.utime(shard / hexdigest, (1_000_000, 1_000_000))
+    other = ("cd" if hexdigest[:2] != "cd" else "ce") * 32
+    strangers = [
+        shard / "notes.txt",
+        shard / (hexdigest[:-1] + "0.tmp"),
+        shard / other,  # named like a digest, in the wrong shard
+        shard / hexdigest.upper(),
+        root / "blobs" / "sha256" / "stray",
+        root / "blobs" / "md5" / "ab" / ("ab" * 16),
+        root / "blobs" / "sha256" / "zz" / ("zz" * 32),
+    ]
+    for path in strangers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not a blob")
+    (root / "blobs" / "sha256" / "ef").mkdir()
+    (root / "blobs" / "sha256" / "ef" / ("ef" * 32)).mkdir()  # a directory named like one
+    (root / "blobs" / "sha256" / "01").symlink_to(shard)  # a link is followed only as a shard
+    (shard / (hexdigest[:2] + "0" * 62)).symlink_to(shard / hexdigest)
+    listed = list(fs.iter_blobs())
+    assert [(info.digest, info.size, mtime) for info, mtime in listed] == [
+        (digest, len(DATA), 1_000_000)
+    ]
+
+
+def test_a_blob_s_mtime_is_its_commit_not_the_upload_s_last_write(
+    fs: FilesystemBlobStore, root: Path
+) -> None:
+    upload_id = fs.begin_upload()
+    fs.write(upload_id, 0, [DATA])
+    os.utime(root / "uploads" / upload_id, (1_000_000, 1_000_000))  # written long ago
+    fs.commit(upload_id, sha256(DATA))
+    ((_, mtime),) = fs.iter_blobs()
+    assert mtime > 1_000_000
+
+
 def test_write_updates_upload_mtime(fs: FilesystemBlobStore, root: Path) -> None:
     upload_id = fs.begin_upload()
     os.utime(root / "uploads" / upload_id, (1_000_000, 1_000_000))

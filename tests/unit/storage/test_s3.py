@@ -191,6 +191,25 @@ def test_cancel_removes_every_object_of_the_upload() -> None:
     assert [meta["path"] for batch in listing for meta in batch] == []
 
 
+def test_iter_blobs_skips_keys_not_named_like_blobs() -> None:
+    store = make()
+    digest = push(store, b"the one blob")
+    hexdigest = digest.split(":")[1]
+    strangers = [
+        f"blobs/sha256/{hexdigest[:2]}/{hexdigest}.tmp",
+        f"blobs/sha256/{hexdigest[:2]}/{hexdigest.upper()}",
+        f"blobs/sha256/{'00' if hexdigest[:2] != '00' else '01'}/{hexdigest}",  # wrong shard
+        f"blobs/md5/ab/{'ab' * 16}",
+        f"blobs/sha256/{hexdigest[:2]}/{hexdigest}/nested",
+        "blobs/notes.txt",
+    ]
+    for key in strangers:
+        obstore.put(store._obs, store.prefix + key, b"not a blob")
+    other = make()  # another prefix in the same bucket is another store
+    push(other, b"elsewhere")
+    assert [(info.digest, info.size) for info, _ in store.iter_blobs()] == [(digest, 12)]
+
+
 @pytest.mark.parametrize(
     "segments",
     [
