@@ -7,6 +7,13 @@ does (``permissions.effective``), mint a job token for the repository through th
 ``TokenIssuer`` with exactly those, print the "Set up job" section, run the steps, and revoke
 the token in a ``finally`` whatever happened. The token is masked in every log line.
 A summary follows: jobs, steps, outcomes, durations, and pushed images with their digests.
+
+A matrix's jobs run one after the other: this machine is one self-hosted runner, and GitHub
+gives a runner one job at a time, so ``strategy.max-parallel`` (a positive number or an
+expression) always holds. ``strategy.fail-fast`` (default true; an expression allowed) cancels
+the matrix's queued jobs once one fails, unless that job's ``continue-on-error`` is true; they
+are reported ``cancelled`` and get no token. A job with ``continue-on-error: true`` that fails
+does not fail the run.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 from cargohold.workflow import expressions
 from cargohold.workflow import permissions as perms
 from cargohold.workflow.events import Event
-from cargohold.workflow.job import JobResult, JobRun
+from cargohold.workflow.job import JobResult, JobRun, truthy_text
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import Job, Workflow, job_order
 from cargohold.workflow.refs import Aliases
@@ -58,7 +65,13 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(j.outcome in ("success", "skipped") for j in self.jobs)
+        return all(_passed(j) for j in self.jobs)
+
+
+def _passed(job: JobResult) -> bool:
+    return job.outcome in ("success", "skipped") or (
+        job.outcome == "failure" and job.continue_on_error
+    )
 
 
 def expand_matrix(matrix: Any) -> list[dict[str, Any]]:
@@ -197,19 +210,66 @@ def _run_job(
         combos = expand_matrix(matrix)
     except ValueError as exc:
         raise WorkflowError(str(exc), job.pos) from exc
-    outcome = "success"
+    fail_fast = _fail_fast(job, ctx)
+    max_parallel = _max_parallel(job, ctx)
+    if job.max_parallel is not None:
+        log.line(f"strategy: max-parallel {max_parallel} (this runner runs one job at a time)")
     outputs: dict[str, str] = {}
-    for combo in combos:
+    mine: list[JobResult] = []
+    failed_title: str | None = None
+    for index, combo in enumerate(combos):
         title = _title(job, combo, len(combos) > 1)
-        result = _run_one(workflow, job, title, combo, needs, renv)
-        results.append(result)
+        if failed_title is not None:
+            log.line(f"Cancelled: {title} (fail-fast: {failed_title} failed)")
+            mine.append(JobResult(job.id, title, "cancelled", 0.0, error="cancelled by fail-fast"))
+            continue
+        strategy = {
+            "fail-fast": fail_fast,
+            "job-index": index,
+            "job-total": len(combos),
+            "max-parallel": max_parallel or len(combos),
+        }
+        result = _run_one(workflow, job, title, combo, needs, renv, strategy)
+        mine.append(result)
         outputs.update(result.outputs)
-        if result.outcome == "failure":
-            outcome = "failure"
-            if job.fail_fast and len(combos) > 1:
-                log.line("fail-fast: the remaining matrix combinations are cancelled")
-                break
-    return outcome, outputs
+        soft = result.continue_on_error  # its failure does not trigger fail-fast
+        if result.outcome == "failure" and not soft and fail_fast and index < len(combos) - 1:
+            failed_title = title
+            log.line("fail-fast: the remaining matrix jobs are cancelled")
+    results.extend(mine)
+    outcomes = {r.outcome for r in mine}
+    if "failure" in outcomes:
+        return "failure", outputs
+    if "cancelled" in outcomes:
+        return "cancelled", outputs
+    return "success", outputs
+
+
+def _fail_fast(job: Job, ctx: Mapping[str, Any]) -> bool:
+    if isinstance(job.fail_fast, bool):
+        return job.fail_fast
+    try:
+        value = expressions.interpolate(job.fail_fast, ctx)
+    except expressions.ExpressionError as exc:
+        raise WorkflowError(f"strategy.fail-fast: {exc}", job.pos) from exc
+    return truthy_text(value)
+
+
+def _max_parallel(job: Job, ctx: Mapping[str, Any]) -> int | None:
+    if job.max_parallel is None or isinstance(job.max_parallel, int):
+        return job.max_parallel
+    try:
+        value = expressions.interpolate(job.max_parallel, ctx).strip()
+        number = float(value)
+    except expressions.ExpressionError as exc:
+        raise WorkflowError(f"strategy.max-parallel: {exc}", job.pos) from exc
+    except ValueError:
+        number = 0.0
+    if not (number >= 1 and number.is_integer()):
+        raise WorkflowError(
+            f"strategy.max-parallel {value!r} is not a positive whole number", job.pos
+        )
+    return int(number)
 
 
 def _run_one(
@@ -219,9 +279,23 @@ def _run_one(
     combo: Mapping[str, Any],
     needs: Mapping[str, Any],
     renv: RunEnv,
+    strategy: Mapping[str, Any],
 ) -> JobResult:
     log = renv.log
     started = time.monotonic()
+    ctx = {
+        "github": renv.github,
+        "needs": needs,
+        "strategy": strategy,
+        "matrix": dict(combo),
+        "vars": renv.vars,
+        "inputs": renv.inputs,
+    }
+    try:
+        continue_on_error = truthy_text(expressions.interpolate(job.continue_on_error, ctx))
+    except expressions.ExpressionError as exc:
+        log.error(str(WorkflowError(f"continue-on-error: {exc}", job.pos)))
+        return JobResult(job.id, title, "failure", 0.0, error=str(exc))
     try:
         wanted = perms.effective(
             workflow.permissions, job.permissions, "restricted", fork=renv.event.fork
@@ -247,11 +321,14 @@ def _run_one(
             default = perms.owner_default_from(token.permissions)
             wanted = perms.effective(None, None, default, fork=renv.event.fork)
         _setup_section(log, workflow, job, title, token, wanted, explicit)
-        run = JobRun(renv, workflow, job, title, combo, needs, token.secret, log)
+        run = JobRun(renv, workflow, job, title, combo, needs, token.secret, log, strategy)
         result = run.execute()
     finally:
         _revoke(renv, token)
     result.seconds = time.monotonic() - started
+    result.continue_on_error = continue_on_error
+    if result.outcome == "failure" and continue_on_error:
+        log.line(f"(continue-on-error: the run goes on after job {title!r} failed)")
     log.line(f"Job {title}: {result.outcome} ({result.seconds:.1f}s)")
     return result
 
@@ -302,9 +379,12 @@ def _summary(log: Log, results: list[JobResult], renv: RunEnv) -> None:
     log.line("")
     log.line("=== Summary ===")
     for job in results:
-        mark = {"success": "ok", "failure": "FAILED", "skipped": "skipped"}.get(
-            job.outcome, job.outcome
-        )
+        mark = {
+            "success": "ok",
+            "failure": "FAILED (continue-on-error)" if job.continue_on_error else "FAILED",
+            "skipped": "skipped",
+            "cancelled": "CANCELLED",
+        }.get(job.outcome, job.outcome)
         log.line(f"job {job.title}: {mark} ({job.seconds:.1f}s)")
         for step in job.steps:
             note = step.outcome
@@ -328,5 +408,5 @@ def _summary(log: Log, results: list[JobResult], renv: RunEnv) -> None:
     for title, text in renv.summaries:
         log.line(f"--- step summary of {title} ---")
         log.line(text.rstrip())
-    ok = all(j.outcome in ("success", "skipped") for j in results)
+    ok = all(_passed(j) for j in results)
     log.line("outcome: " + ("success" if ok else "failure"))

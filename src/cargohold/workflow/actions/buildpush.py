@@ -331,13 +331,17 @@ def _stream(run: JobRun, progress: _Steps, n: int, argv: list[str]) -> None:
         text=True,
         errors="replace",
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # so a timeout or cancel kills the whole tree
     )
     last = ""
-    with proc:  # closes the pipe and reaps the child whatever happens
+    # ``watch`` kills it on the step's timeout or the job's cancellation; ``with proc`` closes
+    # the pipe and reaps the child whatever happens.
+    with run.watch(proc) as timed_out, proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             last = line.rstrip() or last
             progress.line(n, line.rstrip())
         code = proc.wait()
+    run.interrupted(timed_out)
     if code != 0:
         raise StepFailedError(last.removeprefix("Error: ") or f"{argv[0]} failed")
