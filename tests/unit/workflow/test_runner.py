@@ -19,6 +19,7 @@ from cargohold.workflow.events import EventSpec, github_context, make_event
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import parse
 from cargohold.workflow.runner import RunEnv, expand_matrix, run_workflow
+from cargohold.workflow.source import WorkflowError
 from support.workflow_run import FakeIssuer, run_text
 
 
@@ -467,3 +468,100 @@ jobs:
     line = next(x for x in log.splitlines() if x.startswith("hash="))
     assert len(line.split()[0]) == len("hash=") + 64
     assert line.endswith("none=[]")
+
+
+FAIL_FAST = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      FAST
+      matrix:
+        v: [1, 2, 3]
+    steps:
+      - env: {IDX: "${{ strategy.job-index }}/${{ strategy.job-total }}"}
+        run: |
+          echo "ran-$((${{ matrix.v }} * 10)) index=$IDX"
+          test ${{ matrix.v }} != 1
+  after:
+    needs: t
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: "echo t was ${{ needs.t.result }}"}]
+"""
+
+
+def test_fail_fast_cancels_the_queued_matrix_jobs(tmp_path: Path) -> None:
+    result, log, issuer = run_text(FAIL_FAST.replace("FAST", ""), tmp_path)
+    assert [(j.title, j.outcome) for j in result.jobs] == [
+        ("t (1)", "failure"),
+        ("t (2)", "cancelled"),
+        ("t (3)", "cancelled"),
+        ("after", "success"),
+    ]
+    assert "ran-10 index=0/3" in log
+    assert "ran-20" not in log and "ran-30" not in log
+    assert "Cancelled: t (2) (fail-fast: t (1) failed)" in log
+    assert "t was failure" in log
+    # The cancelled jobs never started: no token was minted for them.
+    assert len(issuer.minted) == len(issuer.revoked) == 2
+    assert "job t (3): CANCELLED" in log
+
+
+@pytest.mark.parametrize(
+    "fast", ["fail-fast: false", "fail-fast: ${{ github.event_name != 'push' }}"]
+)
+def test_without_fail_fast_every_matrix_job_runs(tmp_path: Path, fast: str) -> None:
+    result, log, _ = run_text(FAIL_FAST.replace("FAST", fast), tmp_path)
+    assert [j.outcome for j in result.jobs] == ["failure", "success", "success", "success"]
+    assert "ran-20 index=1/3" in log and "ran-30 index=2/3" in log
+    assert not result.ok
+
+
+def test_a_continue_on_error_job_neither_fails_fast_nor_fails_the_run(tmp_path: Path) -> None:
+    text = FAIL_FAST.replace("FAST", "").replace(
+        "    strategy:", "    continue-on-error: ${{ matrix.v == 1 }}\n    strategy:"
+    )
+    result, log, _ = run_text(text, tmp_path)
+    assert [j.outcome for j in result.jobs] == ["failure", "success", "success", "success"]
+    assert "ran-30" in log
+    assert result.ok, log
+    assert "job t (1): FAILED (continue-on-error)" in log
+    assert "outcome: success" in log
+
+
+def test_max_parallel_is_in_the_strategy_context(tmp_path: Path) -> None:
+    text = """
+on: workflow_dispatch
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: ${{ inputs.width }}
+      fail-fast: false
+      matrix: {v: [1, 2, 3]}
+    steps: [{run: "echo width=$((${{ strategy.max-parallel }} + 0)) ff=${{ strategy.fail-fast }}"}]
+"""
+    result, log, _ = run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": "2"})
+    assert result.ok, log
+    assert log.count("width=2 ff=false") == 3
+    assert "strategy: max-parallel 2 (this runner runs one job at a time)" in log
+
+
+@pytest.mark.parametrize("width", ["0", "two", "1.5", "-3"])
+def test_max_parallel_expression_must_give_a_positive_whole_number(
+    tmp_path: Path, width: str
+) -> None:
+    text = """
+on: workflow_dispatch
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: ${{ inputs.width }}
+      matrix: {v: [1, 2]}
+    steps: [{run: echo hi}]
+"""
+    with pytest.raises(WorkflowError, match=r"max-parallel .* is not a positive whole number"):
+        run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": width})
