@@ -8,17 +8,17 @@ does (``permissions.effective``), mint a job token for the repository through th
 the token in a ``finally`` whatever happened. The token is masked in every log line.
 A summary follows: jobs, steps, outcomes, durations, and pushed images with their digests.
 
-A matrix's jobs run one after the other: this machine is one self-hosted runner, and GitHub
-gives a runner one job at a time, so ``strategy.max-parallel`` (a positive number or an
-expression) always holds. ``strategy.fail-fast`` (default true; an expression allowed) cancels
-the matrix's queued jobs once one fails, unless that job's ``continue-on-error`` is true; they
-are reported ``cancelled`` and get no token. A job with ``continue-on-error: true`` that fails
-does not fail the run.
+A matrix's jobs run at most ``min(RunEnv.parallel, strategy.max-parallel)`` at once (``parallel``
+is 1 unless ``--parallel`` says more: this machine is then like that many self-hosted runners);
+``strategy.fail-fast`` (default true) cancels the matrix's queued and in-progress jobs once one
+fails, unless that job's ``continue-on-error`` is true (see ``schedule``). Both may be
+expressions. A job with ``continue-on-error: true`` that fails does not fail the run.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from cargohold.workflow.job import JobResult, JobRun, truthy_text
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import Job, Workflow, job_order
 from cargohold.workflow.refs import Aliases
+from cargohold.workflow.schedule import MatrixControl, run_matrix
 from cargohold.workflow.source import WorkflowError
 from cargohold.workflow.tokens import JobToken, TokenError, TokenIssuer
 
@@ -57,6 +58,11 @@ class RunEnv:
     workflow_env: dict[str, str] = field(default_factory=dict)
     defaults_run: dict[str, str] = field(default_factory=dict)
     summaries: list[tuple[str, str]] = field(default_factory=list)
+    # How many matrix jobs may run at once here (like that many self-hosted runners);
+    # strategy.max-parallel caps it per job.
+    parallel: int = 1
+    # Minting and revoking one at a time: the local issuer writes the data directory.
+    issuer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -212,31 +218,31 @@ def _run_job(
         raise WorkflowError(str(exc), job.pos) from exc
     fail_fast = _fail_fast(job, ctx)
     max_parallel = _max_parallel(job, ctx)
+    total = len(combos)
+    titles = [_title(job, combo, total > 1) for combo in combos]
+    width = max(1, min(renv.parallel, max_parallel or total, total))
     if job.max_parallel is not None:
-        log.line(f"strategy: max-parallel {max_parallel} (this runner runs one job at a time)")
-    outputs: dict[str, str] = {}
-    mine: list[JobResult] = []
-    failed_title: str | None = None
-    for index, combo in enumerate(combos):
-        title = _title(job, combo, len(combos) > 1)
-        if failed_title is not None:
-            log.line(f"Cancelled: {title} (fail-fast: {failed_title} failed)")
-            mine.append(JobResult(job.id, title, "cancelled", 0.0, error="cancelled by fail-fast"))
-            continue
+        log.line(
+            f"strategy: max-parallel {max_parallel}; {width} at a time here "
+            f"(--parallel {renv.parallel})"
+        )
+
+    def run_one(index: int, job_log: Log, control: MatrixControl) -> JobResult:
         strategy = {
             "fail-fast": fail_fast,
             "job-index": index,
-            "job-total": len(combos),
-            "max-parallel": max_parallel or len(combos),
+            "job-total": total,
+            "max-parallel": max_parallel or total,
         }
-        result = _run_one(workflow, job, title, combo, needs, renv, strategy)
-        mine.append(result)
-        outputs.update(result.outputs)
-        soft = result.continue_on_error  # its failure does not trigger fail-fast
-        if result.outcome == "failure" and not soft and fail_fast and index < len(combos) - 1:
-            failed_title = title
-            log.line("fail-fast: the remaining matrix jobs are cancelled")
+        return _run_one(
+            workflow, job, titles[index], combos[index], needs, renv, strategy, job_log, control
+        )
+
+    mine = run_matrix(titles, width, run_one, log, job_id=job.id, fail_fast=fail_fast)
     results.extend(mine)
+    outputs: dict[str, str] = {}
+    for result in mine:
+        outputs.update(result.outputs)
     outcomes = {r.outcome for r in mine}
     if "failure" in outcomes:
         return "failure", outputs
@@ -280,9 +286,11 @@ def _run_one(
     needs: Mapping[str, Any],
     renv: RunEnv,
     strategy: Mapping[str, Any],
+    log: Log,
+    control: MatrixControl,
 ) -> JobResult:
-    log = renv.log
     started = time.monotonic()
+    index = int(strategy["job-index"])
     ctx = {
         "github": renv.github,
         "needs": needs,
@@ -306,12 +314,13 @@ def _run_one(
         return JobResult(job.id, title, "failure", 0.0, error=str(exc))
     explicit = perms.explicit(workflow.permissions, job.permissions)
     try:
-        token = renv.issuer.mint(
-            renv.event.repository,
-            perms.for_registry(wanted) if explicit else None,
-            run_id=renv.run_id,
-            fork=renv.event.fork,
-        )
+        with renv.issuer_lock:
+            token = renv.issuer.mint(
+                renv.event.repository,
+                perms.for_registry(wanted) if explicit else None,
+                run_id=renv.run_id,
+                fork=renv.event.fork,
+            )
     except TokenError as exc:
         log.error(f"Set up job: {exc}")
         return JobResult(job.id, title, "failure", time.monotonic() - started, error=str(exc))
@@ -322,9 +331,13 @@ def _run_one(
             wanted = perms.effective(None, None, default, fork=renv.event.fork)
         _setup_section(log, workflow, job, title, token, wanted, explicit)
         run = JobRun(renv, workflow, job, title, combo, needs, token.secret, log, strategy)
-        result = run.execute()
+        control.started(index, run)
+        try:
+            result = run.execute()
+        finally:
+            control.finished(index)
     finally:
-        _revoke(renv, token)
+        _revoke(renv, token, log)
     result.seconds = time.monotonic() - started
     result.continue_on_error = continue_on_error
     if result.outcome == "failure" and continue_on_error:
@@ -366,10 +379,10 @@ def _setup_section(
     log.endgroup()
 
 
-def _revoke(renv: RunEnv, token: JobToken) -> None:
-    log = renv.log
+def _revoke(renv: RunEnv, token: JobToken, log: Log) -> None:
     try:
-        renv.issuer.revoke(token.id)
+        with renv.issuer_lock:
+            renv.issuer.revoke(token.id)
         log.line(f"Complete job: job token {token.id} revoked")
     except TokenError as exc:
         log.error(f"Complete job: could not revoke job token {token.id}: {exc}")

@@ -502,7 +502,10 @@ def test_fail_fast_cancels_the_queued_matrix_jobs(tmp_path: Path) -> None:
     ]
     assert "ran-10 index=0/3" in log
     assert "ran-20" not in log and "ran-30" not in log
-    assert "Cancelled: t (2) (fail-fast: t (1) failed)" in log
+    assert (
+        "Cancelled: t (2) before it started: "
+        "The strategy configuration was canceled because 't (1)' failed (fail-fast)"
+    ) in log
     assert "t was failure" in log
     # The cancelled jobs never started: no token was minted for them.
     assert len(issuer.minted) == len(issuer.revoked) == 2
@@ -546,7 +549,7 @@ jobs:
     result, log, _ = run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": "2"})
     assert result.ok, log
     assert log.count("width=2 ff=false") == 3
-    assert "strategy: max-parallel 2 (this runner runs one job at a time)" in log
+    assert "strategy: max-parallel 2; 1 at a time here (--parallel 1)" in log
 
 
 @pytest.mark.parametrize("width", ["0", "two", "1.5", "-3"])
@@ -565,3 +568,70 @@ jobs:
 """
     with pytest.raises(WorkflowError, match=r"max-parallel .* is not a positive whole number"):
         run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": width})
+
+
+def test_parallel_matrix_jobs_run_side_by_side_within_max_parallel(tmp_path: Path) -> None:
+    # Each job waits until two have started: it passes only when two run at once.
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    text = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: 2
+      matrix: {v: [1, 2, 3]}
+    steps:
+      - run: |
+          touch "${{ vars.DIR }}/started-${{ matrix.v }}"
+          for _ in $(seq 300); do
+            [ "$(ls "${{ vars.DIR }}" | wc -l)" -ge 2 ] && break
+            sleep 0.1
+          done
+          echo "job-${{ matrix.v }} saw $(ls "${{ vars.DIR }}" | wc -l)"
+"""
+    result, log, issuer = run_text(text, tmp_path, parallel=3, vars={"DIR": str(seen)})
+    assert result.ok, log
+    assert "strategy: max-parallel 2; 2 at a time here (--parallel 3)" in log
+    assert "job-1 saw 2" in log or "job-1 saw 3" in log
+    assert "job-1 saw 1" not in log and "job-2 saw 1" not in log
+    assert "job-3 saw 3" in log
+    assert len(issuer.minted) == len(issuer.revoked) == 3
+    # Each job's log is whole: its set-up, steps and end are not interleaved with another's.
+    for v in (1, 2, 3):
+        chunk = log[log.index(f"job-{v} saw") :]
+        next_setup = chunk.find("##[group]Set up job")
+        assert chunk.index(f"Job t ({v}): success") < (len(chunk) if next_setup < 0 else next_setup)
+
+
+def test_fail_fast_cancels_a_matrix_job_in_progress(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    text = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix: {v: [1, 2]}
+    steps:
+      - run: |
+          if [ ${{ matrix.v }} = 1 ]; then
+            # fail once job 2 is running
+            for _ in $(seq 300); do [ -e "${{ vars.DIR }}/two" ] && exit 1; sleep 0.1; done
+            exit 1
+          fi
+          touch "${{ vars.DIR }}/two"
+          sleep 60
+          echo "slept-$((1 + 1))"
+      - if: always()
+        run: echo "always-${{ matrix.v }}-$((1 + 1)) ${{ job.status }}"
+"""
+    result, log, issuer = run_text(text, tmp_path, parallel=2, vars={"DIR": str(marks)})
+    assert [j.outcome for j in result.jobs] == ["failure", "cancelled"], log
+    assert "slept-2" not in log
+    assert "always-2-2 cancelled" in log
+    assert "always-1-2 failure" in log
+    assert "The strategy configuration was canceled because 't (1)' failed (fail-fast)" in log
+    assert len(issuer.revoked) == 2

@@ -267,7 +267,8 @@ def _buildah(
         )
     if len(platforms) > 1:
         raise StepFailedError("buildx failed with: ERROR: buildah builds one platform here")
-    local = f"localhost/cargohold-build-{run.job.id.lower()}:{run.renv.github['run_id']}"
+    # The job's own directory in the name: matrix jobs may build side by side.
+    local = f"localhost/cargohold-build-{run.root.name.lower()}:{run.renv.github['run_id']}"
     argv = [buildah, "bud", "--isolation", "chroot", "-f", str(dockerfile), "-t", local]
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,17 @@ def run_remote(
     return run_action_dir(run, step, directory, f"{repo}@{ref}", inputs, env)
 
 
+_FETCH_LOCK = threading.Lock()  # matrix jobs running side by side share the clone
+
+
 def fetch_remote(run: JobRun, repo: str, sub: str, ref: str) -> Path:
     """The directory of ``repo[/sub]@ref``, cloned from the actions source once per run."""
+    with _FETCH_LOCK:
+        cache = _fetch(run, repo, ref)
+    return cache / sub if sub else cache
+
+
+def _fetch(run: JobRun, repo: str, ref: str) -> Path:
     from cargohold.workflow.actions import BUILTIN_NAMES
 
     source = run.renv.actions_source.rstrip("/")
@@ -81,7 +91,7 @@ def fetch_remote(run: JobRun, repo: str, sub: str, ref: str) -> Path:
                 f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'git failed'}"
                 f"); built in: {', '.join(BUILTIN_NAMES)}; others come from --actions-source"
             )
-    return cache / sub if sub else cache
+    return cache
 
 
 def load_action(directory: Path, label: str) -> tuple[Any, dict[str, Any]]:
