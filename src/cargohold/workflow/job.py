@@ -258,7 +258,8 @@ class JobRun:
                 base_env[key] = self.interpolate(value, job_ctx, self.job.pos)
             self.env = base_env
             limit = self.timeout_minutes()
-            timer = threading.Timer(limit * 60, self.cancel, args=(self._timeout_reason(limit),))
+            seconds = min(limit * 60, threading.TIMEOUT_MAX)  # a huge limit is no limit
+            timer = threading.Timer(seconds, self.cancel, args=(self._timeout_reason(limit),))
             timer.daemon = True
             timer.start()
             from cargohold.workflow.actions.external import run_pre_steps
@@ -296,11 +297,14 @@ class JobRun:
         )
 
     def timeout_minutes(self) -> float:
-        """The job's ``timeout-minutes`` (360 when absent); expressions see matrix, inputs..."""
+        """The job's ``timeout-minutes`` (360 when absent), evaluated with the contexts GitHub
+        allows there."""
         text = self.job.timeout_minutes
         if text is None or not text.strip():
             return DEFAULT_TIMEOUT_MINUTES
-        value = self.interpolate(text, self.contexts(), self.job.pos)
+        allowed = ("github", "needs", "strategy", "matrix", "vars", "inputs")
+        ctx = {k: v for k, v in self.contexts().items() if k in allowed}
+        value = self.interpolate(text, ctx, self.job.pos)
         try:
             minutes = float(value)
         except ValueError:

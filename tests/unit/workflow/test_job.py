@@ -112,7 +112,8 @@ jobs:
 
 
 def test_invalid_timeout_fails_the_job_before_any_step(tmp_path: Path) -> None:
-    for value in ("soon", "0", "-1", "${{ matrix.none }}"):
+    hostile = ("nan", "inf", "-inf", "1e400", "${{ secrets.GITHUB_TOKEN }}", "${{ env.X }}")
+    for value in ("soon", "0", "-1", "${{ matrix.none }}", *hostile):
         text = f"""
 on: push
 jobs:
@@ -124,9 +125,23 @@ jobs:
 """
         result, log, issuer = run_text(text, tmp_path)
         assert result.jobs[0].outcome == "failure", (value, log)
-        assert "timeout-minutes" in log and "is not a positive number" in log
+        assert "is not a positive number" in log or "Unrecognized named-value" in log, log
         assert "step-2" not in log
         assert issuer.revoked  # the token still goes
+
+
+def test_a_huge_timeout_is_no_limit(tmp_path: Path) -> None:
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    timeout-minutes: 1e300
+    steps: [{run: "echo ran-$((1 + 1))"}]
+"""
+    result, log, _ = run_text(text, tmp_path)
+    assert result.ok, log
+    assert "ran-2" in log
 
 
 def test_step_timeout_fails_the_step_not_the_job_status_cancelled(tmp_path: Path) -> None:
