@@ -197,3 +197,47 @@ jobs:
     assert "L:pre" not in log
     assert "L:main who=undefined state=\n" in log
     assert "L:post who=undefined state=STATE_main=1\n" in log
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ("name: x\nruns: just a string\n", "the action's runs must be a mapping"),
+        (
+            "name: x\ninputs: [a, b]\nruns: {using: node20, pre: pre.js, main: main.js}\n",
+            "the action's inputs must be a mapping",
+        ),
+        ("- a list\n", "must be a mapping"),
+        ("name: x\nruns: {using: node20, pre: {a: 1}, post: [1]}\n", "runs.main is missing"),
+    ],
+)
+def test_malformed_action_metadata_fails_the_step_saying_why(
+    tmp_path: Path, manifest: str, message: str
+) -> None:
+    src = tmp_path / "src" / "bad"
+    src.mkdir(parents=True)
+    (src / "action.yml").write_text(manifest)
+    for phase in ("pre", "main", "post"):
+        (src / f"{phase}.js").write_text(PHASE_JS.replace("PHASE", phase))
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(src)], check=True)
+    subprocess.run([*git, "-C", str(src), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(src), "commit", "-qm", "action"], check=True)
+    subprocess.run([*git, "-C", str(src), "tag", "v1"], check=True)
+    bare = tmp_path / "actions" / "acme" / "bad"
+    bare.parent.mkdir(parents=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(bare)], check=True)
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: acme/bad@v1
+      - if: always()
+        run: echo "after-$((1 + 1))"
+"""
+    result, log = run(text, tmp_path)
+    assert result.jobs[0].outcome == "failure", log
+    assert message in log
+    assert "after-2" in log

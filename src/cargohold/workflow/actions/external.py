@@ -122,6 +122,8 @@ def action_inputs(
 ) -> dict[str, str]:
     """The inputs an action sees: ``with:`` values, then the declared defaults."""
     declared = spec.get("inputs") or {}
+    if not isinstance(declared, dict):
+        raise StepFailedError(f"uses: {step.uses}: the action's inputs must be a mapping")
     values: dict[str, str] = {}
     for name, meta in declared.items():
         meta = meta if isinstance(meta, dict) else {}
@@ -151,6 +153,8 @@ def run_action_dir(
 ) -> dict[str, str]:
     node, spec = load_action(directory, label)
     runs = spec.get("runs") or {}
+    if not isinstance(runs, dict):
+        raise StepFailedError(f"uses: {label}: the action's runs must be a mapping")
     using = str(runs.get("using", ""))
     values = action_inputs(run, step, spec, inputs, run.contexts(env=env))
     if using == "composite":
@@ -267,7 +271,6 @@ def run_pre_steps(run: JobRun) -> None:
         if not str(runs.get("using", "")).startswith("node"):
             continue
         env = dict(run.env)
-        ctx = run.contexts(env=env, steps={})
         for key, value in step.env.items():
             env[key] = run.interpolate(value, run.contexts(env=env, steps={}), step.pos)
         ctx = run.contexts(env=env, steps={})
@@ -275,7 +278,10 @@ def run_pre_steps(run: JobRun) -> None:
             k: run.interpolate(v, ctx, step.with_pos.get(k, step.pos))
             for k, v in step.with_.items()
         }
-        values = action_inputs(run, step, spec, given, ctx, warn=False)
+        try:
+            values = action_inputs(run, step, spec, given, ctx, warn=False)
+        except StepFailedError:
+            continue  # its main step fails saying why
         title = run.interpolate(step.display, ctx, step.pos)
         state = run.action_states.setdefault(id(step), {})
         condition = scalar_text(runs.get("pre-if") or "always()")
