@@ -255,6 +255,57 @@ def test_job_token_is_masked_and_revoked_when_the_job_ends(
     assert "unauthenticated" in refused.stderr or "authentication required" in refused.stderr
 
 
+TIMEOUT_WORKFLOW = """\
+name: timeout
+on: push
+jobs:
+  hangs:
+    runs-on: ubuntu-latest
+    timeout-minutes: ${{ vars.LIMIT }}
+    permissions:
+      packages: read
+    steps:
+      - shell: python
+        env:
+          TOKEN: ${{ github.token }}
+          KEEP: ${{ vars.KEEP }}
+          V2: ${{ vars.V2 }}
+        run: |
+          import base64, os, urllib.request
+          token = os.environ["TOKEN"]
+          open(os.environ["KEEP"], "w").write(token)
+          auth = base64.b64encode(f"x:{token}".encode()).decode()
+          req = urllib.request.Request(os.environ["V2"], headers={"Authorization": "Basic " + auth})
+          print("live token status", urllib.request.urlopen(req).status)
+      - run: sleep 120; echo "woke-$((1 + 1))"
+      - if: always()
+        run: echo "cleanup-$((1 + 1)) in a ${{ job.status }} job"
+"""
+
+
+def test_job_timeout_cancels_the_job_and_its_token_is_revoked(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "timeout.yml"
+    path.write_text(TIMEOUT_WORKFLOW)
+    keep = tmp_path / "kept-token"
+    argv = [
+        sys.executable, "-m", "cargohold", "workflow", "run", str(path),
+        "--event", "push", "--repository", "acme/shop", "--context", str(world.context),
+        "--server", world.server.url, "--runner-token", world.runner,
+        # 6 s: time for the first step; the sleep is what the limit cuts.
+        "--var", "LIMIT=0.1", "--var", f"KEEP={keep}", "--var", f"V2={world.server.url}/v2/",
+    ]  # fmt: skip
+    proc = run(argv, env=world.env, ok=False, server=world.server)
+    assert not SECRET.search(proc.stdout + proc.stderr), proc.stdout
+    assert "live token status 200" in proc.stdout
+    assert "exceeded the maximum execution time of 0.1 minutes (job 'hangs'" in proc.stdout
+    assert "woke-2" not in proc.stdout
+    assert "cleanup-2 in a cancelled job" in proc.stdout
+    assert "job hangs: CANCELLED" in proc.stdout
+    # The cancelled job's token was revoked when it ended, as for any job.
+    assert "revoked" in proc.stdout
+    assert http("GET", f"{world.server.url}/v2/", secret=keep.read_text()).status == 401
+
+
 def test_builtin_builder_output_passes_skopeo_and_umoci(
     world: World, skopeo: str, tmp_path: Path
 ) -> None:

@@ -198,6 +198,13 @@ def workflow_group() -> None:
     help="git URL base for owner/repo@ref actions that are not built in",
 )
 @click.option("--run-id", default=None, help="github.run_id (default: random)")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="matrix jobs run at once (like that many runners; strategy.max-parallel caps it)",
+)
 @click.option("--keep-workdir", is_flag=True, help="keep the job workspaces")
 def run_cmd(
     workflow_file: str,
@@ -221,6 +228,7 @@ def run_cmd(
     aliases: tuple[str, ...],
     actions_source: str,
     run_id: str | None,
+    parallel: int,
     keep_workdir: bool,
 ) -> None:
     """Run WORKFLOW_FILE's jobs here, each with a real, short-lived job token."""
@@ -291,6 +299,7 @@ def run_cmd(
         actions_source=actions_source,
         source_date_epoch=int(epoch_text) if epoch_text.isdigit() else None,
         only_job=only_job,
+        parallel=parallel,
     )
     renv.github = github_context(
         event,

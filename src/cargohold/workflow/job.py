@@ -5,6 +5,11 @@
 
 Steps run in order; a step's ``if`` (with the implicit ``success()``) sees the job status so
 far; a failing step with ``continue-on-error`` has outcome failure and conclusion success.
+The job's ``timeout-minutes`` (default 360, expressions allowed) is enforced as on GitHub: when
+it passes, the job is cancelled (``cancel``): the running process is killed, that step's outcome
+is ``cancelled``, later steps run only when their ``if`` holds for a cancelled job
+(``always()``, ``cancelled()``), and the job's outcome is ``cancelled``. Node actions' ``pre``
+scripts run before the first step and their ``post`` scripts after the last, in reverse.
 ``run:`` steps go to a shell with GitHub's file commands (``GITHUB_ENV``, ``GITHUB_OUTPUT``,
 ``GITHUB_PATH``, ``GITHUB_STEP_SUMMARY``) and workflow commands on stdout; ``uses:`` steps go
 to ``actions.dispatch``. Every line printed goes through the log's masks.
@@ -12,14 +17,16 @@ to ``actions.dispatch``. Every line printed goes through the log's masks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +46,11 @@ SHELLS = {
     "python": ("python3 {0}", ".py"),
     "pwsh": ("pwsh -command \". '{0}'\"", ".ps1"),
 }
+DEFAULT_TIMEOUT_MINUTES = 360.0
+# What GitHub leaves steps that run after a cancellation (``always()``, posts) before it kills
+# them: its runner's cancel timeout, 5 minutes.
+CANCEL_GRACE_SECONDS = 300.0
+RUNNER_NAME = "cargohold"
 
 
 class StepFailedError(Exception):
@@ -49,7 +61,7 @@ class StepFailedError(Exception):
 class StepResult:
     step: Step
     title: str
-    outcome: str  # success, failure, skipped
+    outcome: str  # success, failure, cancelled, skipped
     conclusion: str
     seconds: float
     outputs: dict[str, str] = field(default_factory=dict)
@@ -66,16 +78,45 @@ class PushedImage:
 class JobResult:
     job_id: str
     title: str
-    outcome: str
+    outcome: str  # success, failure, cancelled, skipped
     seconds: float
     steps: list[StepResult] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     pushed: list[PushedImage] = field(default_factory=list)
     error: str | None = None
+    continue_on_error: bool = False  # the job's own: its failure does not fail the run
+
+
+@dataclass
+class PostStep:
+    """A node action's ``post`` script, registered when its main step starts."""
+
+    step: Step
+    title: str
+    condition: str
+    argv: list[str]
+    env: dict[str, str]
+    state: dict[str, str]
 
 
 def truthy_text(value: str) -> bool:
     return value.strip().lower() in ("true", "1", "yes")
+
+
+def minutes_text(minutes: float) -> str:
+    return f"{minutes:g}"
+
+
+def kill_tree(proc: subprocess.Popen[str]) -> None:
+    """Kill a step's process and everything it started (it leads its own session, see
+    ``start_new_session``): a ``sleep`` left behind would hold the output pipe open."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 class JobRun:
@@ -91,6 +132,7 @@ class JobRun:
         needs: Mapping[str, Any],
         token_secret: str,
         log: Log,
+        strategy: Mapping[str, Any] | None = None,
     ) -> None:
         self.renv = env
         self.workflow = workflow
@@ -117,6 +159,32 @@ class JobRun:
         self.results: list[StepResult] = []
         self.summary_parts: list[str] = []
         self._legacy_outputs: dict[str, str] = {}
+        self.strategy = dict(
+            strategy
+            or {
+                "fail-fast": job.fail_fast,
+                "job-index": 0,
+                "job-total": 1,
+                "max-parallel": 1,
+            }
+        )
+        self.posts: list[PostStep] = []
+        # The state (``GITHUB_STATE``, ``::save-state``) of the action step now running; its
+        # pre, main and post share it (as ``STATE_<name>``).
+        self.state: dict[str, str] | None = None
+        self.action_states: dict[int, dict[str, str]] = {}
+        # Cancellation (the job's timeout, or the runner): set from another thread.
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._cancel_reason = ""
+        self._cancel_logged = False
+        self._cancel_deadline: float | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        # Whether the step now running started after the cancellation (then it is not killed
+        # by it), and when it must end (its own timeout-minutes, or the cancel grace).
+        self._step_after_cancel = False
+        self._step_deadline: float | None = None
+        self._deadline_message = ""
 
     # -- contexts -------------------------------------------------------------------------
 
@@ -155,12 +223,7 @@ class JobRun:
             },
             "inputs": dict(self.renv.inputs),
             "matrix": self.matrix,
-            "strategy": {
-                "fail-fast": self.job.fail_fast,
-                "job-index": 0,
-                "job-total": 1,
-                "max-parallel": self.job.max_parallel or 1,
-            },
+            "strategy": dict(self.strategy),
         }
         ctx.update(extra)
         return ctx
@@ -186,20 +249,40 @@ class JobRun:
     def execute(self) -> JobResult:
         started = time.monotonic()
         error: str | None = None
+        timer: threading.Timer | None = None
+        outputs: dict[str, str] = {}
         try:
             base_env = dict(self.renv.workflow_env)
             job_ctx = self.contexts(env=base_env)
             for key, value in self.job.env.items():
                 base_env[key] = self.interpolate(value, job_ctx, self.job.pos)
             self.env = base_env
+            limit = self.timeout_minutes()
+            seconds = min(limit * 60, threading.TIMEOUT_MAX)  # a huge limit is no limit
+            timer = threading.Timer(seconds, self.cancel, args=(self._timeout_reason(limit),))
+            timer.daemon = True
+            timer.start()
+            from cargohold.workflow.actions.external import run_pre_steps
+
+            run_pre_steps(self)
             for step in self.job.steps:
                 self.run_step(step)
-            outputs = self.job_outputs()
         except WorkflowError as exc:
             error = str(exc)
             self.log.error(error)
             self.status = "failure"
-            outputs = {}
+        try:
+            self.run_post_steps()
+            if error is None:
+                outputs = self.job_outputs()
+        except WorkflowError as exc:
+            error = error or str(exc)
+            self.log.error(str(exc))
+            self.status = "failure"
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self.observe_cancel()
         if self.summary_parts:
             self.renv.summaries.append((self.title, "".join(self.summary_parts)))
         return JobResult(
@@ -213,12 +296,153 @@ class JobRun:
             error=error,
         )
 
+    def timeout_minutes(self) -> float:
+        """The job's ``timeout-minutes`` (360 when absent), evaluated with the contexts GitHub
+        allows there."""
+        text = self.job.timeout_minutes
+        if text is None or not text.strip():
+            return DEFAULT_TIMEOUT_MINUTES
+        allowed = ("github", "needs", "strategy", "matrix", "vars", "inputs")
+        ctx = {k: v for k, v in self.contexts().items() if k in allowed}
+        value = self.interpolate(text, ctx, self.job.pos)
+        try:
+            minutes = float(value)
+        except ValueError:
+            minutes = float("nan")
+        if not minutes > 0 or minutes == float("inf"):
+            raise WorkflowError(
+                f"job {self.job.id}: timeout-minutes {value!r} is not a positive number",
+                self.job.pos,
+            )
+        return minutes
+
+    def _timeout_reason(self, minutes: float) -> str:
+        return (
+            f"The job running on runner {RUNNER_NAME} has exceeded the maximum execution time "
+            f"of {minutes_text(minutes)} minutes (job {self.title!r}, timeout-minutes); "
+            "it is cancelled"
+        )
+
+    # -- cancellation ---------------------------------------------------------------------
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the job (any thread): the running process is killed; later steps run only
+        when their condition holds for a cancelled job, within ``CANCEL_GRACE_SECONDS``."""
+        with self._lock:
+            if self._cancelled.is_set():
+                return
+            self._cancel_reason = reason
+            self._cancel_deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+            self._cancelled.set()
+            if self._proc is not None and not self._step_after_cancel:
+                kill_tree(self._proc)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def observe_cancel(self) -> None:
+        """In the job's thread: take a cancellation into the status, and log why, once."""
+        if not self._cancelled.is_set():
+            return
+        self.status = "cancelled"
+        if not self._cancel_logged:
+            self._cancel_logged = True
+            self.log.error(self._cancel_reason)
+
+    @contextlib.contextmanager
+    def watch(self, proc: subprocess.Popen[str]) -> Iterator[threading.Event]:
+        """Kill ``proc`` when the step's deadline passes (the event it yields is then set) or
+        when the job is cancelled while it runs."""
+        timed_out = threading.Event()
+        timer = None
+        if self._step_deadline is not None:
+
+            def expire() -> None:
+                timed_out.set()
+                kill_tree(proc)
+
+            timer = threading.Timer(max(0.0, self._step_deadline - time.monotonic()), expire)
+            timer.daemon = True
+            timer.start()
+        with self._lock:
+            self._proc = proc
+            if self._cancelled.is_set() and not self._step_after_cancel:
+                kill_tree(proc)  # cancelled between the step's start and this process's
+        try:
+            yield timed_out
+        except BaseException:
+            kill_tree(proc)  # e.g. ^C: the child is in its own session and did not see it
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with self._lock:
+                self._proc = None
+
+    def interrupted(self, timed_out: threading.Event) -> None:
+        """After a watched process: raise when it was killed by a cancel or a deadline."""
+        if self._cancelled.is_set() and not self._step_after_cancel:
+            raise StepFailedError("The operation was canceled.")
+        if timed_out.is_set():
+            raise StepFailedError(self._deadline_message)
+
+    def run_post_steps(self) -> None:
+        """Node actions' ``post`` scripts, the last registered first, each when its
+        ``post-if`` (default ``always()``) holds for the job's status by then."""
+        while self.posts:
+            post = self.posts.pop()
+            self.run_phase(post.step, post.title, post.condition, post.argv, post.env, post.state)
+
+    def run_phase(
+        self,
+        step: Step,
+        title: str,
+        condition: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        state: dict[str, str],
+        steps: dict[str, Any] | None = None,
+    ) -> StepResult:
+        """A ``pre`` or ``post`` script of an action: its condition is evaluated against the
+        job's status (``always()`` unless the action says otherwise); the state saved by the
+        action's other phases is in ``STATE_<name>``; a failure fails the job."""
+        self.observe_cancel()
+        started = time.monotonic()
+        ctx = self.contexts(env=env, **({} if steps is None else {"steps": steps}))
+        if not self.condition(condition, ctx, step.pos):
+            self.log.line(f"Skipped: {title} (if: {condition} is false)")
+            result = StepResult(step, title, "skipped", "skipped", 0.0)
+            self.results.append(result)
+            return result
+        self.log.group(title)
+        outcome = "success"
+        proc_env = {**env, **{f"STATE_{k}": v for k, v in state.items()}}
+        saved_state, self.state = self.state, state
+        with self.step_limits(None, ctx) as (after_cancel, _):
+            try:
+                self.run_argv(argv, self.workspace, proc_env)
+            except StepFailedError as exc:
+                self.log.error(str(exc))
+                outcome = "failure"
+            if self._cancelled.is_set() and not after_cancel:
+                outcome = "cancelled"
+        self.state = saved_state
+        self.log.endgroup()
+        if outcome == "failure":
+            self.status = "failure"
+        self.observe_cancel()
+        result = StepResult(step, title, outcome, outcome, time.monotonic() - started)
+        self.results.append(result)
+        return result
+
     def job_outputs(self) -> dict[str, str]:
         ctx = self.contexts()
         return {k: self.interpolate(v, ctx, self.job.pos) for k, v in self.job.outputs.items()}
 
     def run_step(self, step: Step, scope: StepScope | None = None) -> StepResult:
         scope = scope or StepScope(self.steps_ctx, {})
+        self.observe_cancel()
         started = time.monotonic()
         env = dict(self.env)
         ctx = self.contexts(env=env, steps=scope.steps, **scope.extra)
@@ -236,31 +460,74 @@ class JobRun:
         self.log.group(title)
         outputs: dict[str, str] = {}
         outcome = "success"
-        try:
-            if step.run is not None:
-                outputs = self.run_shell(step, env, ctx)
-            else:
-                from cargohold.workflow.actions import dispatch
+        with self.step_limits(step, ctx) as (after_cancel, limit_error):
+            try:
+                if limit_error is not None:
+                    raise StepFailedError(limit_error)
+                if step.run is not None:
+                    outputs = self.run_shell(step, env, ctx)
+                else:
+                    from cargohold.workflow.actions import dispatch
 
-                outputs = dispatch(self, step, env, ctx)
-        except StepFailedError as exc:
-            self.log.error(str(exc))
-            outcome = "failure"
-        except WorkflowError as exc:
-            self.log.error(str(exc))
-            outcome = "failure"
+                    outputs = dispatch(self, step, env, ctx)
+            except StepFailedError as exc:
+                self.log.error(str(exc))
+                outcome = "failure"
+            except WorkflowError as exc:
+                self.log.error(str(exc))
+                outcome = "failure"
+            if self._cancelled.is_set() and not after_cancel:
+                # Cancelled while it ran (a built-in action is not interrupted: it ends first).
+                outcome = "cancelled"
         self.log.endgroup()
-        coe = self.interpolate(step.continue_on_error, ctx, step.pos)
         conclusion = outcome
         if outcome == "failure":
+            coe = self.interpolate(step.continue_on_error, ctx, step.pos)
             if truthy_text(coe):
                 conclusion = "success"
                 self.log.line(f"(continue-on-error: the job goes on after {title!r} failed)")
             else:
                 self.status = "failure"
+        self.observe_cancel()
         result = StepResult(step, title, outcome, conclusion, time.monotonic() - started, outputs)
         self._record(step, result, scope)
         return result
+
+    @contextlib.contextmanager
+    def step_limits(
+        self, step: Step | None, ctx: Mapping[str, Any]
+    ) -> Iterator[tuple[bool, str | None]]:
+        """Set the deadline of a step: its ``timeout-minutes``, an enclosing composite's, and
+        after a cancellation at most the grace. Yields whether the step started after the job
+        was cancelled, and the error that fails the step when its timeout-minutes is invalid.
+        """
+        saved = (self._step_after_cancel, self._step_deadline, self._deadline_message)
+        limits: list[tuple[float, str]] = []
+        error = None
+        if saved[1] is not None:
+            limits.append((saved[1], saved[2]))
+        if step is not None and step.timeout_minutes:
+            minutes = self.interpolate(step.timeout_minutes, ctx, step.pos)
+            try:
+                seconds = float(minutes) * 60
+            except ValueError:
+                seconds = float("nan")
+            if seconds > 0:
+                message = f"The action has timed out (timeout-minutes: {minutes})."
+                limits.append((time.monotonic() + seconds, message))
+            else:
+                error = f"timeout-minutes {minutes!r} is not a positive number"
+        with self._lock:
+            after_cancel = self._cancelled.is_set() or saved[0]
+            if self._cancel_deadline is not None and after_cancel:
+                message = "The step ran past the cancelled job's grace period and was killed."
+                limits.append((self._cancel_deadline, message))
+        self._step_after_cancel = after_cancel
+        self._step_deadline, self._deadline_message = min(limits) if limits else (None, "")
+        try:
+            yield after_cancel, error
+        finally:
+            self._step_after_cancel, self._step_deadline, self._deadline_message = saved
 
     def _record(self, step: Step, result: StepResult, scope: StepScope) -> None:
         if scope.steps is self.steps_ctx:
@@ -330,6 +597,12 @@ class JobRun:
             outputs = parse_file_command(files["GITHUB_OUTPUT"].read_text(), "GITHUB_OUTPUT")
         except ValueError as exc:
             raise StepFailedError(str(exc)) from exc
+        try:
+            state = parse_file_command(files["GITHUB_STATE"].read_text(), "GITHUB_STATE")
+        except ValueError as exc:
+            raise StepFailedError(str(exc)) from exc
+        if self.state is not None:
+            self.state.update(state)
         for line in files["GITHUB_PATH"].read_text().splitlines():
             if line.strip():
                 self.path_prepend.append(line.strip())
@@ -349,14 +622,7 @@ class JobRun:
         cwd = (
             self.workspace / self.interpolate(workdir, ctx, step.pos) if workdir else self.workspace
         )
-        timeout = None
-        if step.timeout_minutes:
-            minutes = self.interpolate(step.timeout_minutes, ctx, step.pos)
-            try:
-                timeout = float(minutes) * 60
-            except ValueError as exc:
-                raise StepFailedError(f"timeout-minutes {minutes!r} is not a number") from exc
-        return self.run_script(script, shell, cwd, env, timeout)
+        return self.run_script(script, shell, cwd, env)
 
     def run_script(
         self,
@@ -364,7 +630,6 @@ class JobRun:
         shell: str,
         cwd: Path,
         env: Mapping[str, str],
-        timeout: float | None,
     ) -> dict[str, str]:
         template, suffix = SHELLS.get(shell, (shell, ""))
         if "{0}" not in template:
@@ -376,12 +641,13 @@ class JobRun:
         for line in script.splitlines():
             self.log.line(f"  {line}")
         self.log.line(f"shell: {template}")
-        return self.run_argv(argv, cwd, env, timeout)
+        return self.run_argv(argv, cwd, env)
 
-    def run_argv(
-        self, argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None
-    ) -> dict[str, str]:
-        """Run a process with the step's environment and file commands; its outputs."""
+    def run_argv(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> dict[str, str]:
+        """Run a process with the step's environment and file commands; its outputs.
+
+        It is killed when the step's ``timeout-minutes`` passes or the job is cancelled.
+        """
         proc_env, files = self.file_env(env)
         if not cwd.is_dir():
             raise StepFailedError(f"working-directory {cwd} does not exist")
@@ -395,34 +661,20 @@ class JobRun:
                 stdin=subprocess.DEVNULL,
                 text=True,
                 errors="replace",
+                start_new_session=True,  # so a timeout or cancel kills the whole tree
             )
         except OSError as exc:
             raise StepFailedError(f"cannot start shell {argv[0]!r}: {exc}") from exc
-        timer = None
-        timed_out = threading.Event()
-        if timeout is not None:
-
-            def kill() -> None:
-                timed_out.set()
-                proc.kill()
-
-            timer = threading.Timer(timeout, kill)
-            timer.start()
-        try:
-            # ``with proc`` closes the pipe and reaps the child even when logging raises.
-            with proc:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    self.log.step_output(line, self._legacy_command)
-                code = proc.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
+        # ``with proc`` closes the pipe and reaps the child even when logging raises.
+        with self.watch(proc) as timed_out, proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.log.step_output(line, self._legacy_command)
+            code = proc.wait()
         outputs = self.collect(files)
         outputs.update(self._legacy_outputs)
         self._legacy_outputs = {}
-        if timed_out.is_set():
-            raise StepFailedError(f"The step has timed out after {timeout:.0f} s")
+        self.interrupted(timed_out)
         if code != 0:
             raise StepFailedError(f"Process completed with exit code {code}.")
         return outputs
@@ -434,6 +686,10 @@ class JobRun:
             return True
         if name == "add-path":
             self.path_prepend.append(value)
+            return True
+        if name == "save-state" and "name" in props:
+            if self.state is not None:
+                self.state[props["name"]] = value
             return True
         return name in ("stop-commands", "echo", "save-state")
 

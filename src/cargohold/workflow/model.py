@@ -96,8 +96,8 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     matrix: Any = None  # plain data or an expression string
-    fail_fast: bool = True
-    max_parallel: int | None = None
+    fail_fast: bool | str = True  # or an expression the runner evaluates
+    max_parallel: int | str | None = None  # a positive number, or an expression
     defaults_run: dict[str, str] = field(default_factory=dict)
     concurrency: Any = None
     timeout_minutes: str | None = None
@@ -309,7 +309,13 @@ class _Parser:
                         raise self.err(f"step id {step.id!r} is used twice", step.pos)
                     seen.add(step.id)
                 steps.append(step)
-        max_parallel = strategy.get("max-parallel")
+        max_parallel = self.max_parallel(strategy)
+        fail_fast = strategy.get("fail-fast", True)
+        if not isinstance(fail_fast, bool) and not _is_expression(fail_fast):
+            raise self.err(
+                f"strategy.fail-fast must be true, false or an expression, not {fail_fast!r}",
+                value_pos(strategy, "fail-fast", f),
+            )
         return Job(
             id=job_id,
             pos=pos,
@@ -322,14 +328,28 @@ class _Parser:
             env=self.str_map(node.get("env"), "env", value_pos(node, "env", f)),
             outputs=self.str_map(node.get("outputs"), "outputs", value_pos(node, "outputs", f)),
             matrix=plain(strategy.get("matrix")),
-            fail_fast=strategy.get("fail-fast", True) is not False,
-            max_parallel=max_parallel if isinstance(max_parallel, int) else None,
+            fail_fast=fail_fast,
+            max_parallel=max_parallel,
             defaults_run=self.defaults(node.get("defaults"), value_pos(node, "defaults", f)),
             concurrency=plain(node.get("concurrency")),
             timeout_minutes=self.opt_str(node, "timeout-minutes"),
             continue_on_error=self.opt_str(node, "continue-on-error") or "false",
             uses=self.opt_str(node, "uses"),
             steps=tuple(steps),
+        )
+
+    def max_parallel(self, strategy: CommentedMap) -> int | str | None:
+        value = strategy.get("max-parallel")
+        if value is None:
+            return None
+        if isinstance(value, str) and _is_expression(value):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise self.err(
+            f"strategy.max-parallel must be a positive whole number or an expression, "
+            f"not {value!r}",
+            value_pos(strategy, "max-parallel", self.file),
         )
 
     def step(self, index: int, node: Any, pos: Pos) -> Step:
@@ -375,6 +395,10 @@ class _Parser:
             continue_on_error=self.opt_str(node, "continue-on-error") or "false",
             timeout_minutes=self.opt_str(node, "timeout-minutes"),
         )
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and "${{" in value
 
 
 def _check_cycles(jobs: dict[str, Job]) -> None:

@@ -7,11 +7,18 @@ does (``permissions.effective``), mint a job token for the repository through th
 ``TokenIssuer`` with exactly those, print the "Set up job" section, run the steps, and revoke
 the token in a ``finally`` whatever happened. The token is masked in every log line.
 A summary follows: jobs, steps, outcomes, durations, and pushed images with their digests.
+
+A matrix's jobs run at most ``min(RunEnv.parallel, strategy.max-parallel)`` at once (``parallel``
+is 1 unless ``--parallel`` says more: this machine is then like that many self-hosted runners);
+``strategy.fail-fast`` (default true) cancels the matrix's queued and in-progress jobs once one
+fails, unless that job's ``continue-on-error`` is true (see ``schedule``). Both may be
+expressions. A job with ``continue-on-error: true`` that fails does not fail the run.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,10 +28,11 @@ from typing import Any
 from cargohold.workflow import expressions
 from cargohold.workflow import permissions as perms
 from cargohold.workflow.events import Event
-from cargohold.workflow.job import JobResult, JobRun
+from cargohold.workflow.job import JobResult, JobRun, truthy_text
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import Job, Workflow, job_order
 from cargohold.workflow.refs import Aliases
+from cargohold.workflow.schedule import MatrixControl, run_matrix
 from cargohold.workflow.source import WorkflowError
 from cargohold.workflow.tokens import JobToken, TokenError, TokenIssuer
 
@@ -50,6 +58,11 @@ class RunEnv:
     workflow_env: dict[str, str] = field(default_factory=dict)
     defaults_run: dict[str, str] = field(default_factory=dict)
     summaries: list[tuple[str, str]] = field(default_factory=list)
+    # How many matrix jobs may run at once here (like that many self-hosted runners);
+    # strategy.max-parallel caps it per job.
+    parallel: int = 1
+    # Minting and revoking one at a time: the local issuer writes the data directory.
+    issuer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -58,7 +71,13 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(j.outcome in ("success", "skipped") for j in self.jobs)
+        return all(_passed(j) for j in self.jobs)
+
+
+def _passed(job: JobResult) -> bool:
+    return job.outcome in ("success", "skipped") or (
+        job.outcome == "failure" and job.continue_on_error
+    )
 
 
 def expand_matrix(matrix: Any) -> list[dict[str, Any]]:
@@ -197,19 +216,66 @@ def _run_job(
         combos = expand_matrix(matrix)
     except ValueError as exc:
         raise WorkflowError(str(exc), job.pos) from exc
-    outcome = "success"
+    fail_fast = _fail_fast(job, ctx)
+    max_parallel = _max_parallel(job, ctx)
+    total = len(combos)
+    titles = [_title(job, combo, total > 1) for combo in combos]
+    width = max(1, min(renv.parallel, max_parallel or total, total))
+    if job.max_parallel is not None:
+        log.line(
+            f"strategy: max-parallel {max_parallel}; {width} at a time here "
+            f"(--parallel {renv.parallel})"
+        )
+
+    def run_one(index: int, job_log: Log, control: MatrixControl) -> JobResult:
+        strategy = {
+            "fail-fast": fail_fast,
+            "job-index": index,
+            "job-total": total,
+            "max-parallel": max_parallel or total,
+        }
+        return _run_one(
+            workflow, job, titles[index], combos[index], needs, renv, strategy, job_log, control
+        )
+
+    mine = run_matrix(titles, width, run_one, log, job_id=job.id, fail_fast=fail_fast)
+    results.extend(mine)
     outputs: dict[str, str] = {}
-    for combo in combos:
-        title = _title(job, combo, len(combos) > 1)
-        result = _run_one(workflow, job, title, combo, needs, renv)
-        results.append(result)
+    for result in mine:
         outputs.update(result.outputs)
-        if result.outcome == "failure":
-            outcome = "failure"
-            if job.fail_fast and len(combos) > 1:
-                log.line("fail-fast: the remaining matrix combinations are cancelled")
-                break
-    return outcome, outputs
+    outcomes = {r.outcome for r in mine}
+    if "failure" in outcomes:
+        return "failure", outputs
+    if "cancelled" in outcomes:
+        return "cancelled", outputs
+    return "success", outputs
+
+
+def _fail_fast(job: Job, ctx: Mapping[str, Any]) -> bool:
+    if isinstance(job.fail_fast, bool):
+        return job.fail_fast
+    try:
+        value = expressions.interpolate(job.fail_fast, ctx)
+    except expressions.ExpressionError as exc:
+        raise WorkflowError(f"strategy.fail-fast: {exc}", job.pos) from exc
+    return truthy_text(value)
+
+
+def _max_parallel(job: Job, ctx: Mapping[str, Any]) -> int | None:
+    if job.max_parallel is None or isinstance(job.max_parallel, int):
+        return job.max_parallel
+    try:
+        value = expressions.interpolate(job.max_parallel, ctx).strip()
+        number = float(value)
+    except expressions.ExpressionError as exc:
+        raise WorkflowError(f"strategy.max-parallel: {exc}", job.pos) from exc
+    except ValueError:
+        number = 0.0
+    if not (number >= 1 and number.is_integer()):
+        raise WorkflowError(
+            f"strategy.max-parallel {value!r} is not a positive whole number", job.pos
+        )
+    return int(number)
 
 
 def _run_one(
@@ -219,9 +285,25 @@ def _run_one(
     combo: Mapping[str, Any],
     needs: Mapping[str, Any],
     renv: RunEnv,
+    strategy: Mapping[str, Any],
+    log: Log,
+    control: MatrixControl,
 ) -> JobResult:
-    log = renv.log
     started = time.monotonic()
+    index = int(strategy["job-index"])
+    ctx = {
+        "github": renv.github,
+        "needs": needs,
+        "strategy": strategy,
+        "matrix": dict(combo),
+        "vars": renv.vars,
+        "inputs": renv.inputs,
+    }
+    try:
+        continue_on_error = truthy_text(expressions.interpolate(job.continue_on_error, ctx))
+    except expressions.ExpressionError as exc:
+        log.error(str(WorkflowError(f"continue-on-error: {exc}", job.pos)))
+        return JobResult(job.id, title, "failure", 0.0, error=str(exc))
     try:
         wanted = perms.effective(
             workflow.permissions, job.permissions, "restricted", fork=renv.event.fork
@@ -232,12 +314,13 @@ def _run_one(
         return JobResult(job.id, title, "failure", 0.0, error=str(exc))
     explicit = perms.explicit(workflow.permissions, job.permissions)
     try:
-        token = renv.issuer.mint(
-            renv.event.repository,
-            perms.for_registry(wanted) if explicit else None,
-            run_id=renv.run_id,
-            fork=renv.event.fork,
-        )
+        with renv.issuer_lock:
+            token = renv.issuer.mint(
+                renv.event.repository,
+                perms.for_registry(wanted) if explicit else None,
+                run_id=renv.run_id,
+                fork=renv.event.fork,
+            )
     except TokenError as exc:
         log.error(f"Set up job: {exc}")
         return JobResult(job.id, title, "failure", time.monotonic() - started, error=str(exc))
@@ -247,11 +330,18 @@ def _run_one(
             default = perms.owner_default_from(token.permissions)
             wanted = perms.effective(None, None, default, fork=renv.event.fork)
         _setup_section(log, workflow, job, title, token, wanted, explicit)
-        run = JobRun(renv, workflow, job, title, combo, needs, token.secret, log)
-        result = run.execute()
+        run = JobRun(renv, workflow, job, title, combo, needs, token.secret, log, strategy)
+        control.started(index, run)
+        try:
+            result = run.execute()
+        finally:
+            control.finished(index)
     finally:
-        _revoke(renv, token)
+        _revoke(renv, token, log)
     result.seconds = time.monotonic() - started
+    result.continue_on_error = continue_on_error
+    if result.outcome == "failure" and continue_on_error:
+        log.line(f"(continue-on-error: the run goes on after job {title!r} failed)")
     log.line(f"Job {title}: {result.outcome} ({result.seconds:.1f}s)")
     return result
 
@@ -289,10 +379,10 @@ def _setup_section(
     log.endgroup()
 
 
-def _revoke(renv: RunEnv, token: JobToken) -> None:
-    log = renv.log
+def _revoke(renv: RunEnv, token: JobToken, log: Log) -> None:
     try:
-        renv.issuer.revoke(token.id)
+        with renv.issuer_lock:
+            renv.issuer.revoke(token.id)
         log.line(f"Complete job: job token {token.id} revoked")
     except TokenError as exc:
         log.error(f"Complete job: could not revoke job token {token.id}: {exc}")
@@ -302,9 +392,12 @@ def _summary(log: Log, results: list[JobResult], renv: RunEnv) -> None:
     log.line("")
     log.line("=== Summary ===")
     for job in results:
-        mark = {"success": "ok", "failure": "FAILED", "skipped": "skipped"}.get(
-            job.outcome, job.outcome
-        )
+        mark = {
+            "success": "ok",
+            "failure": "FAILED (continue-on-error)" if job.continue_on_error else "FAILED",
+            "skipped": "skipped",
+            "cancelled": "CANCELLED",
+        }.get(job.outcome, job.outcome)
         log.line(f"job {job.title}: {mark} ({job.seconds:.1f}s)")
         for step in job.steps:
             note = step.outcome
@@ -328,5 +421,5 @@ def _summary(log: Log, results: list[JobResult], renv: RunEnv) -> None:
     for title, text in renv.summaries:
         log.line(f"--- step summary of {title} ---")
         log.line(text.rstrip())
-    ok = all(j.outcome in ("success", "skipped") for j in results)
+    ok = all(_passed(j) for j in results)
     log.line("outcome: " + ("success" if ok else "failure"))

@@ -112,8 +112,21 @@ def test_every_supported_key() -> None:
     assert step.working_directory == "sub" and step.env == {"X": "y"}
     release = wf.jobs["release"]
     assert release.needs == ("test",)
+    assert release.fail_fast is True and release.max_parallel is None
     assert release.outputs == {"digest": "${{ steps.b.outputs.digest }}"}
     assert job_order(wf) == ["test", "release"]
+
+
+def test_strategy_values_and_expressions_are_kept() -> None:
+    text = (
+        "on: push\njobs:\n  a:\n    timeout-minutes: ${{ inputs.t }}\n    strategy:\n"
+        "      max-parallel: 2\n      fail-fast: ${{ inputs.ff }}\n    steps: [{run: x}]\n"
+        "  b:\n    strategy: {max-parallel: '${{ inputs.n }}'}\n    steps: [{run: x}]\n"
+    )
+    jobs = parse(text, "w.yml").jobs
+    assert (jobs["a"].max_parallel, jobs["a"].fail_fast) == (2, "${{ inputs.ff }}")
+    assert jobs["a"].timeout_minutes == "${{ inputs.t }}"
+    assert jobs["b"].max_parallel == "${{ inputs.n }}"
 
 
 @pytest.mark.parametrize(
@@ -147,6 +160,26 @@ def test_every_supported_key() -> None:
         ("- a\n- b\n", "must be a mapping", "1:1"),
         ("on: push\njobs:\n  a:\n    steps: [{run: x}]\n  a: {steps: []}\n", "invalid YAML", ""),
         ("on: push\njobs:\n  1a: {steps: [{run: x}]}\n", "job id '1a'", "3:3"),
+        (
+            "on: push\njobs:\n  a:\n    strategy: {max-parallel: 0}\n    steps: [{run: x}]\n",
+            "strategy.max-parallel must be a positive whole number or an expression",
+            "4:30",
+        ),
+        (
+            "on: push\njobs:\n  a:\n    strategy: {max-parallel: two}\n    steps: [{run: x}]\n",
+            "not 'two'",
+            "4:30",
+        ),
+        (
+            "on: push\njobs:\n  a:\n    strategy: {max-parallel: true}\n    steps: [{run: x}]\n",
+            "strategy.max-parallel",
+            "4:30",
+        ),
+        (
+            "on: push\njobs:\n  a:\n    strategy: {fail-fast: 'no'}\n    steps: [{run: x}]\n",
+            "strategy.fail-fast must be true, false or an expression",
+            "4:27",
+        ),
     ],
 )
 def test_errors_name_file_line_and_column(text: str, message: str, where: str) -> None:

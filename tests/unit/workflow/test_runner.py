@@ -18,71 +18,9 @@ import pytest
 from cargohold.workflow.events import EventSpec, github_context, make_event
 from cargohold.workflow.log import Log
 from cargohold.workflow.model import parse
-from cargohold.workflow.runner import RunEnv, RunResult, expand_matrix, run_workflow
-from cargohold.workflow.tokens import JobToken, TokenError
-
-DEFAULTS = {
-    "restricted": {"packages": "read", "contents": "read", "metadata": "read"},
-    "permissive": {"packages": "write", "contents": "write", "metadata": "read"},
-}
-
-
-class FakeIssuer:
-    """Mints fake job tokens, remembering the permissions asked for; revocations recorded."""
-
-    def __init__(self, owner_default: str = "restricted", fail: bool = False) -> None:
-        self.owner_default = owner_default
-        self.fail = fail
-        self.minted: list[tuple[str, dict[str, str] | None, bool]] = []
-        self.revoked: list[str] = []
-        self.secrets: list[str] = []
-
-    def mint(
-        self, repository: str, permissions: dict[str, str] | None, *, run_id: str, fork: bool
-    ) -> JobToken:
-        if self.fail:
-            raise TokenError("minting a job token failed (401): unauthenticated: bad runner")
-        self.minted.append((repository, permissions, fork))
-        n = len(self.minted)
-        secret = f"chj_job{n:03d}" + "Q" * 30
-        granted = permissions if permissions is not None else DEFAULTS[self.owner_default]
-        self.secrets.append(secret)
-        return JobToken(secret[:10], secret, repository, dict(granted), "2030-01-01T00:00:00Z")
-
-    def revoke(self, token_id: str) -> None:
-        self.revoked.append(token_id)
-
-
-def run_text(
-    text: str,
-    tmp_path: Path,
-    *,
-    issuer: FakeIssuer | None = None,
-    event: str = "push",
-    context: Path | None = None,
-    **renv: Any,
-) -> tuple[RunResult, str, FakeIssuer]:
-    workflow = parse(text, "wf.yml")
-    spec = EventSpec(name=event, repository="acme/shop", actor="alice", tag="v1.2.3")
-    ev = make_event(spec)
-    out = io.StringIO()
-    issuer = issuer or FakeIssuer()
-    work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
-    ctx_dir = context or tmp_path / "checkout"
-    ctx_dir.mkdir(exist_ok=True)
-    env = RunEnv(
-        event=ev,
-        context_dir=ctx_dir,
-        work_root=work,
-        issuer=issuer,
-        log=Log(out=out),
-        run_id="7",
-        **renv,
-    )
-    env.github = github_context(ev, workspace=str(work), run_id="7", workflow_name="wf")
-    result = run_workflow(workflow, env)
-    return result, out.getvalue(), issuer
+from cargohold.workflow.runner import RunEnv, expand_matrix, run_workflow
+from cargohold.workflow.source import WorkflowError
+from support.workflow_run import FakeIssuer, run_text
 
 
 def test_file_commands_outputs_env_path_and_summary(tmp_path: Path) -> None:
@@ -530,3 +468,170 @@ jobs:
     line = next(x for x in log.splitlines() if x.startswith("hash="))
     assert len(line.split()[0]) == len("hash=") + 64
     assert line.endswith("none=[]")
+
+
+FAIL_FAST = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      FAST
+      matrix:
+        v: [1, 2, 3]
+    steps:
+      - env: {IDX: "${{ strategy.job-index }}/${{ strategy.job-total }}"}
+        run: |
+          echo "ran-$((${{ matrix.v }} * 10)) index=$IDX"
+          test ${{ matrix.v }} != 1
+  after:
+    needs: t
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: "echo t was ${{ needs.t.result }}"}]
+"""
+
+
+def test_fail_fast_cancels_the_queued_matrix_jobs(tmp_path: Path) -> None:
+    result, log, issuer = run_text(FAIL_FAST.replace("FAST", ""), tmp_path)
+    assert [(j.title, j.outcome) for j in result.jobs] == [
+        ("t (1)", "failure"),
+        ("t (2)", "cancelled"),
+        ("t (3)", "cancelled"),
+        ("after", "success"),
+    ]
+    assert "ran-10 index=0/3" in log
+    assert "ran-20" not in log and "ran-30" not in log
+    assert (
+        "Cancelled: t (2) before it started: "
+        "The strategy configuration was canceled because 't (1)' failed (fail-fast)"
+    ) in log
+    assert "t was failure" in log
+    # The cancelled jobs never started: no token was minted for them.
+    assert len(issuer.minted) == len(issuer.revoked) == 2
+    assert "job t (3): CANCELLED" in log
+
+
+@pytest.mark.parametrize(
+    "fast", ["fail-fast: false", "fail-fast: ${{ github.event_name != 'push' }}"]
+)
+def test_without_fail_fast_every_matrix_job_runs(tmp_path: Path, fast: str) -> None:
+    result, log, _ = run_text(FAIL_FAST.replace("FAST", fast), tmp_path)
+    assert [j.outcome for j in result.jobs] == ["failure", "success", "success", "success"]
+    assert "ran-20 index=1/3" in log and "ran-30 index=2/3" in log
+    assert not result.ok
+
+
+def test_a_continue_on_error_job_neither_fails_fast_nor_fails_the_run(tmp_path: Path) -> None:
+    text = FAIL_FAST.replace("FAST", "").replace(
+        "    strategy:", "    continue-on-error: ${{ matrix.v == 1 }}\n    strategy:"
+    )
+    result, log, _ = run_text(text, tmp_path)
+    assert [j.outcome for j in result.jobs] == ["failure", "success", "success", "success"]
+    assert "ran-30" in log
+    assert result.ok, log
+    assert "job t (1): FAILED (continue-on-error)" in log
+    assert "outcome: success" in log
+
+
+def test_max_parallel_is_in_the_strategy_context(tmp_path: Path) -> None:
+    text = """
+on: workflow_dispatch
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: ${{ inputs.width }}
+      fail-fast: false
+      matrix: {v: [1, 2, 3]}
+    steps: [{run: "echo width=$((${{ strategy.max-parallel }} + 0)) ff=${{ strategy.fail-fast }}"}]
+"""
+    result, log, _ = run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": "2"})
+    assert result.ok, log
+    assert log.count("width=2 ff=false") == 3
+    assert "strategy: max-parallel 2; 1 at a time here (--parallel 1)" in log
+
+
+@pytest.mark.parametrize("width", ["0", "two", "1.5", "-3"])
+def test_max_parallel_expression_must_give_a_positive_whole_number(
+    tmp_path: Path, width: str
+) -> None:
+    text = """
+on: workflow_dispatch
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: ${{ inputs.width }}
+      matrix: {v: [1, 2]}
+    steps: [{run: echo hi}]
+"""
+    with pytest.raises(WorkflowError, match=r"max-parallel .* is not a positive whole number"):
+        run_text(text, tmp_path, event="workflow_dispatch", inputs={"width": width})
+
+
+def test_parallel_matrix_jobs_run_side_by_side_within_max_parallel(tmp_path: Path) -> None:
+    # Each job waits until two have started: it passes only when two run at once.
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    text = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: 2
+      matrix: {v: [1, 2, 3]}
+    steps:
+      - run: |
+          touch "${{ vars.DIR }}/started-${{ matrix.v }}"
+          for _ in $(seq 300); do
+            [ "$(ls "${{ vars.DIR }}" | wc -l)" -ge 2 ] && break
+            sleep 0.1
+          done
+          echo "job-${{ matrix.v }} saw $(ls "${{ vars.DIR }}" | wc -l)"
+"""
+    result, log, issuer = run_text(text, tmp_path, parallel=3, vars={"DIR": str(seen)})
+    assert result.ok, log
+    assert "strategy: max-parallel 2; 2 at a time here (--parallel 3)" in log
+    assert "job-1 saw 2" in log or "job-1 saw 3" in log
+    assert "job-1 saw 1" not in log and "job-2 saw 1" not in log
+    assert "job-3 saw 3" in log
+    assert len(issuer.minted) == len(issuer.revoked) == 3
+    # Each job's log is whole: its set-up, steps and end are not interleaved with another's.
+    for v in (1, 2, 3):
+        chunk = log[log.index(f"job-{v} saw") :]
+        next_setup = chunk.find("##[group]Set up job")
+        assert chunk.index(f"Job t ({v}): success") < (len(chunk) if next_setup < 0 else next_setup)
+
+
+def test_fail_fast_cancels_a_matrix_job_in_progress(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    text = """
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix: {v: [1, 2]}
+    steps:
+      - run: |
+          if [ ${{ matrix.v }} = 1 ]; then
+            # fail once job 2 is running
+            for _ in $(seq 300); do [ -e "${{ vars.DIR }}/two" ] && exit 1; sleep 0.1; done
+            exit 1
+          fi
+          touch "${{ vars.DIR }}/two"
+          sleep 60
+          echo "slept-$((1 + 1))"
+      - if: always()
+        run: echo "always-${{ matrix.v }}-$((1 + 1)) ${{ job.status }}"
+"""
+    result, log, issuer = run_text(text, tmp_path, parallel=2, vars={"DIR": str(marks)})
+    assert [j.outcome for j in result.jobs] == ["failure", "cancelled"], log
+    assert "slept-2" not in log
+    assert "always-2-2 cancelled" in log
+    assert "always-1-2 failure" in log
+    assert "The strategy configuration was canceled because 't (1)' failed (fail-fast)" in log
+    assert len(issuer.revoked) == 2

@@ -60,6 +60,22 @@ def test_local_mode_run_with_secret_and_var_files(tmp_path: Path, data_dir: str)
     assert "Complete job: job token chj_" in out
 
 
+def test_local_mode_runs_matrix_jobs_in_parallel(tmp_path: Path, data_dir: str) -> None:
+    wf = tmp_path / "wf.yml"
+    wf.write_text(
+        "on: push\njobs:\n  t:\n    strategy: {max-parallel: 2, matrix: {v: [1, 2, 3]}}\n"
+        '    steps: [{run: "echo v=${{ matrix.v }}"}]\n'
+    )
+    code, out = invoke(
+        "run", str(wf), "--repository", "alice/app", "--data-dir", data_dir,
+        "--context", str(tmp_path), "--parallel", "4",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "strategy: max-parallel 2; 2 at a time here (--parallel 4)" in out
+    assert out.count("Complete job: job token chj_") == 3
+    assert all(f"v={v}" in out for v in (1, 2, 3))
+
+
 def test_not_triggered_says_why(tmp_path: Path, data_dir: str) -> None:
     wf = tmp_path / "wf.yml"
     wf.write_text(WORKFLOW)
@@ -79,6 +95,7 @@ def test_not_triggered_says_why(tmp_path: Path, data_dir: str) -> None:
         (["--repository", "a/b", "--secret", "NOVALUE"], "expected NAME=VALUE"),
         (["--repository", "a/b", "--registry-alias", "ghcr.io"], "NAME=HOST:PORT"),
         (["--repository", "a/b", "--event", "release"], "needs --tag"),
+        (["--repository", "a/b", "--parallel", "0"], "0 is not in the range"),
     ],
 )
 def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:

@@ -267,7 +267,8 @@ def _buildah(
         )
     if len(platforms) > 1:
         raise StepFailedError("buildx failed with: ERROR: buildah builds one platform here")
-    local = f"localhost/cargohold-build-{run.job.id.lower()}:{run.renv.github['run_id']}"
+    # The job's own directory in the name: matrix jobs may build side by side.
+    local = f"localhost/cargohold-build-{run.root.name.lower()}:{run.renv.github['run_id']}"
     argv = [buildah, "bud", "--isolation", "chroot", "-f", str(dockerfile), "-t", local]
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
@@ -331,13 +332,17 @@ def _stream(run: JobRun, progress: _Steps, n: int, argv: list[str]) -> None:
         text=True,
         errors="replace",
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # so a timeout or cancel kills the whole tree
     )
     last = ""
-    with proc:  # closes the pipe and reaps the child whatever happens
+    # ``watch`` kills it on the step's timeout or the job's cancellation; ``with proc`` closes
+    # the pipe and reaps the child whatever happens.
+    with run.watch(proc) as timed_out, proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             last = line.rstrip() or last
             progress.line(n, line.rstrip())
         code = proc.wait()
+    run.interrupted(timed_out)
     if code != 0:
         raise StepFailedError(last.removeprefix("Error: ") or f"{argv[0]} failed")

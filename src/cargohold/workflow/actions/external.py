@@ -2,8 +2,12 @@
 
 An action directory holds ``action.yml`` (or ``action.yaml``). ``runs.using: composite`` runs
 its steps here, with its own ``steps`` context and ``inputs`` (defaults applied); ``node*``
-runs ``runs.main`` with node when it is installed (inputs as ``INPUT_<NAME>``); ``docker``
-actions fail (no container runtime is used). Remote actions are cloned with
+runs ``runs.main`` with node when it is installed (inputs as ``INPUT_<NAME>``), its
+``runs.pre`` before the job's first step (``run_pre_steps``; remote actions only, as on GitHub,
+where a local action is not checked out yet when the job starts) and its ``runs.post`` after
+the job's last step (registered when the main step starts; ``post-if``/``pre-if`` default to
+``always()``); the three share the action's state (``GITHUB_STATE`` -> ``STATE_<name>``).
+``docker`` actions fail (no container runtime is used). Remote actions are cloned with
 ``git clone --depth 1 --branch REF <actions source>/<owner>/<repo>`` (the source is a git URL
 base, ``https://github.com`` unless ``--actions-source`` says otherwise).
 """
@@ -12,11 +16,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cargohold.workflow.job import StepFailedError, StepScope
+from cargohold.workflow.job import PostStep, StepFailedError, StepScope
 from cargohold.workflow.model import _Parser
 from cargohold.workflow.source import WorkflowError, load, plain, scalar_text
 
@@ -48,6 +53,21 @@ def run_remote(
     inputs: Mapping[str, str],
     env: Mapping[str, str],
 ) -> dict[str, str]:
+    directory = fetch_remote(run, repo, sub, ref)
+    return run_action_dir(run, step, directory, f"{repo}@{ref}", inputs, env)
+
+
+_FETCH_LOCK = threading.Lock()  # matrix jobs running side by side share the clone
+
+
+def fetch_remote(run: JobRun, repo: str, sub: str, ref: str) -> Path:
+    """The directory of ``repo[/sub]@ref``, cloned from the actions source once per run."""
+    with _FETCH_LOCK:
+        cache = _fetch(run, repo, ref)
+    return cache / sub if sub else cache
+
+
+def _fetch(run: JobRun, repo: str, ref: str) -> Path:
     from cargohold.workflow.actions import BUILTIN_NAMES
 
     source = run.renv.actions_source.rstrip("/")
@@ -71,18 +91,11 @@ def run_remote(
                 f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'git failed'}"
                 f"); built in: {', '.join(BUILTIN_NAMES)}; others come from --actions-source"
             )
-    directory = cache / sub if sub else cache
-    return run_action_dir(run, step, directory, f"{repo}@{ref}", inputs, env)
+    return cache
 
 
-def run_action_dir(
-    run: JobRun,
-    step: Step,
-    directory: Path,
-    label: str,
-    inputs: Mapping[str, str],
-    env: Mapping[str, str],
-) -> dict[str, str]:
+def load_action(directory: Path, label: str) -> tuple[Any, dict[str, Any]]:
+    """The action.yml (or action.yaml) of ``directory``: its YAML node and plain data."""
     manifest = next(
         (directory / n for n in ("action.yml", "action.yaml") if (directory / n).is_file()), None
     )
@@ -93,27 +106,61 @@ def run_action_dir(
     except WorkflowError as exc:
         raise StepFailedError(f"uses: {label}: {exc}") from exc
     spec = plain(node)
-    runs = spec.get("runs") or {}
-    using = str(runs.get("using", ""))
+    if not isinstance(spec, dict):
+        raise StepFailedError(f"uses: {label}: {manifest.name} is not a mapping")
+    return node, spec
+
+
+def action_inputs(
+    run: JobRun,
+    step: Step,
+    spec: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    ctx: Mapping[str, Any],
+    *,
+    warn: bool = True,
+) -> dict[str, str]:
+    """The inputs an action sees: ``with:`` values, then the declared defaults."""
     declared = spec.get("inputs") or {}
+    if not isinstance(declared, dict):
+        raise StepFailedError(f"uses: {step.uses}: the action's inputs must be a mapping")
     values: dict[str, str] = {}
-    ctx = run.contexts(env=env)
     for name, meta in declared.items():
         meta = meta if isinstance(meta, dict) else {}
         if name in inputs:
             values[name] = inputs[name]
         elif "default" in meta:
             values[name] = run.interpolate(scalar_text(meta["default"]), ctx, step.pos)
-        elif meta.get("required"):
+        elif meta.get("required") and warn:
             run.log.line(f"##[warning]Input required and not supplied: {name}")
     for name in inputs:
         if name not in declared:
-            run.log.line(f"##[warning]Unexpected input '{name}', valid inputs are {list(declared)}")
+            if warn:
+                run.log.line(
+                    f"##[warning]Unexpected input '{name}', valid inputs are {list(declared)}"
+                )
             values[name] = inputs[name]
+    return values
+
+
+def run_action_dir(
+    run: JobRun,
+    step: Step,
+    directory: Path,
+    label: str,
+    inputs: Mapping[str, str],
+    env: Mapping[str, str],
+) -> dict[str, str]:
+    node, spec = load_action(directory, label)
+    runs = spec.get("runs") or {}
+    if not isinstance(runs, dict):
+        raise StepFailedError(f"uses: {label}: the action's runs must be a mapping")
+    using = str(runs.get("using", ""))
+    values = action_inputs(run, step, spec, inputs, run.contexts(env=env))
     if using == "composite":
         return _composite(run, node, runs, spec, directory, values, label)
     if using.startswith("node"):
-        return _node(run, directory, runs, values, env, label)
+        return _node(run, step, directory, runs, values, env, label)
     raise StepFailedError(
         f"uses: {label}: 'runs.using: {using}' cannot run here (composite and node actions "
         "can; container actions need a container runtime)"
@@ -158,6 +205,7 @@ def parser_pos(parser: _Parser, seq: Any, index: int) -> Any:
 
 def _node(
     run: JobRun,
+    step: Step,
     directory: Path,
     runs: Mapping[str, Any],
     inputs: Mapping[str, str],
@@ -170,10 +218,72 @@ def _node(
     main = runs.get("main")
     if not isinstance(main, str):
         raise StepFailedError(f"uses: {label}: runs.main is missing")
-    for phase in ("pre", "post"):
-        if runs.get(phase):
-            run.log.line(f"({label}: its {phase} script is not run by this runner)")
+    if runs.get("pre") and label.startswith("."):
+        run.log.line(f"##[warning]`pre` execution is not supported for local action from '{label}'")
+    step_env = _input_env(env, inputs)
+    state = run.action_states.setdefault(id(step), {})
+    post = runs.get("post")
+    if isinstance(post, str) and post.strip():
+        # Registered before main runs: a failing main still gets its post (post-if: always()).
+        title = run.interpolate(step.display, run.contexts(env=env), step.pos)
+        condition = scalar_text(runs.get("post-if") or "always()")
+        argv = [node, str(directory / post)]
+        run.posts.append(PostStep(step, f"Post {title}", condition, argv, step_env, state))
+    saved, run.state = run.state, state
+    try:
+        proc_env = {**step_env, **{f"STATE_{k}": v for k, v in state.items()}}
+        return run.run_argv([node, str(directory / main)], run.workspace, proc_env)
+    finally:
+        run.state = saved
+
+
+def _input_env(env: Mapping[str, str], inputs: Mapping[str, str]) -> dict[str, str]:
     step_env = dict(env)
     for name, value in inputs.items():
         step_env[f"INPUT_{name.replace(' ', '_').upper()}"] = value
-    return run.run_argv([node, str(directory / main)], run.workspace, step_env, None)
+    return step_env
+
+
+def run_pre_steps(run: JobRun) -> None:
+    """Before the job's first step: the ``pre`` script of each remote node action the job's
+    steps use, in step order, when its ``pre-if`` (default ``always()``) holds. The step's
+    own ``if`` is not consulted (GitHub runs pre at job set-up); no ``steps`` context yet.
+    An action that cannot be fetched or read is left to its main step to report."""
+    from cargohold.workflow.actions import BUILTIN_NAMES, split_uses
+
+    node = shutil.which("node")
+    for step in run.job.steps:
+        uses = (step.uses or "").strip()
+        if not uses or uses.startswith((".", "docker://")):
+            continue
+        try:
+            repo, sub, ref = split_uses(uses)
+            if repo in BUILTIN_NAMES and not sub:
+                continue
+            directory = fetch_remote(run, repo, sub, ref)
+            _, spec = load_action(directory, f"{repo}@{ref}")
+        except StepFailedError:
+            continue
+        runs = spec.get("runs") or {}
+        pre = runs.get("pre") if isinstance(runs, dict) else None
+        if not isinstance(pre, str) or not pre.strip() or node is None:
+            continue
+        if not str(runs.get("using", "")).startswith("node"):
+            continue
+        env = dict(run.env)
+        for key, value in step.env.items():
+            env[key] = run.interpolate(value, run.contexts(env=env, steps={}), step.pos)
+        ctx = run.contexts(env=env, steps={})
+        given = {
+            k: run.interpolate(v, ctx, step.with_pos.get(k, step.pos))
+            for k, v in step.with_.items()
+        }
+        try:
+            values = action_inputs(run, step, spec, given, ctx, warn=False)
+        except StepFailedError:
+            continue  # its main step fails saying why
+        title = run.interpolate(step.display, ctx, step.pos)
+        state = run.action_states.setdefault(id(step), {})
+        condition = scalar_text(runs.get("pre-if") or "always()")
+        argv = [node, str(directory / pre)]
+        run.run_phase(step, f"Pre {title}", condition, argv, _input_env(env, values), state, {})
