@@ -69,15 +69,23 @@ async def _claimed(reg: Registry) -> bool:
     return False
 
 
-async def test_a_concurrent_patch_gets_416_and_loses_nothing(registry: Registry) -> None:
-    c = registry.client
+async def _patch_held_open(reg: Registry) -> tuple[str, asyncio.Event, asyncio.Task[Any]]:
+    """A session, and a PATCH of 2,000 bytes that has sent half and holds the claim until
+    the returned event is set: (location, event, the PATCH's task)."""
+    c = reg.client
     opened = await c.post("/v2/acme/app/blobs/uploads/")
     location = opened.headers["Location"]
     gate = asyncio.Event()
     first: asyncio.Task[Any] = asyncio.create_task(
         c.patch(location, data=_held_open(b"a" * 1000, b"b" * 1000, gate))
     )
-    assert await _claimed(registry), "the first PATCH never took the session"
+    assert await _claimed(reg), "the first PATCH never took the session"
+    return location, gate, first
+
+
+async def test_a_concurrent_patch_gets_416_and_loses_nothing(registry: Registry) -> None:
+    c = registry.client
+    location, gate, first = await _patch_held_open(registry)
 
     second = await c.patch(location, data=b"z" * 10, headers={"Content-Range": "0-9"})
     assert second.status == 416
@@ -106,13 +114,7 @@ async def test_a_live_but_stalled_writer_keeps_its_claim_past_the_ttl(
     monkeypatch.setattr(uploads, "CLAIM_TTL", timedelta(seconds=0.4))
     monkeypatch.setattr(upload_service, "RENEW_EVERY", 0.1)
     c = registry.client
-    opened = await c.post("/v2/acme/app/blobs/uploads/")
-    location = opened.headers["Location"]
-    gate = asyncio.Event()
-    first: asyncio.Task[Any] = asyncio.create_task(
-        c.patch(location, data=_held_open(b"a" * 1000, b"b" * 1000, gate))
-    )
-    assert await _claimed(registry), "the first PATCH never took the session"
+    location, gate, first = await _patch_held_open(registry)
     await asyncio.sleep(1.2)  # three TTLs without a byte
 
     second = await c.patch(location, data=b"z" * 10, headers={"Content-Range": "0-9"})

@@ -187,16 +187,23 @@ async def test_stalled_reader_beyond_the_limit_does_not_block_other_pulls(
     await stalled.wait_closed()
 
 
-async def test_client_gone_mid_body_frees_the_thread_and_the_server_goes_on(
+async def _big(
     make: Make, tmp_path: Path
-) -> None:
+) -> tuple[bytes, TestClient[web.Request, web.Application], Senders]:
+    """A server of a 64 MiB file, far larger than the socket buffers: (data, client, senders)."""
     data = os.urandom(64 * MIB)
     path = tmp_path / "big"
     path.write_bytes(data)
     client, senders = await make(path=path)
-    port = client.port
-    assert port is not None
-    reader, writer = await _request(port)
+    return data, client, senders
+
+
+async def test_client_gone_mid_body_frees_the_thread_and_the_server_goes_on(
+    make: Make, tmp_path: Path
+) -> None:
+    data, client, senders = await _big(make, tmp_path)
+    assert client.port is not None
+    reader, writer = await _request(client.port)
     await reader.readexactly(BUFFER)
     writer.transport.abort()
     assert await _settled(senders)
@@ -214,13 +221,9 @@ async def test_a_reader_that_stops_is_cut_off_after_the_send_timeout(
     from cargohold.web import sendfile
 
     monkeypatch.setattr(sendfile, "_SEND_TIMEVAL", struct.pack("ll", 0, 300_000))
-    data = os.urandom(64 * MIB)
-    path = tmp_path / "big"
-    path.write_bytes(data)
-    client, senders = await make(path=path)
-    port = client.port
-    assert port is not None
-    reader, writer = await _request(port)
+    data, client, senders = await _big(make, tmp_path)
+    assert client.port is not None
+    reader, writer = await _request(client.port)
     assert await _settled(senders), "the stalled send never timed out"
     # Whatever the socket buffers held arrives, then the server's end is closed.
     received = len(await asyncio.wait_for(reader.read(), 120))
