@@ -76,7 +76,7 @@ class BlobStore(Protocol):
 
     name: str
     # Bytes per ``write`` call the store works best with: callers streaming a body hand it
-    # batches of at least this many bytes (but the last). A whole S3 part; a staging buffer.
+    # batches of at least this many bytes (but the last). An S3 segment; a staging buffer.
     write_size: int
     # True when ``write`` keeps a SHA-256 of the upload itself, so ``digest_upload(...,
     # "sha256")`` costs no read-back and callers need not hash the bytes a second time.
