@@ -262,8 +262,8 @@ class UploadService:
                 async for chunk in body:
                     buf.append(chunk)
                     buffered += len(chunk)
-                    # Batches end on multiples of the store's write size (a whole S3 part,
-                    # whole O_DIRECT blocks): the first one of a body that starts between
+                    # Batches end on multiples of the store's write size (an S3 segment, an
+                    # O_DIRECT staging buffer): the first one of a body that starts between
                     # two is short, the chunk that crosses a boundary is cut there.
                     while buffered >= (due := batch_size - submitted % batch_size):
                         batch, buf, buffered = _cut(buf, buffered, due)
