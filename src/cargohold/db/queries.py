@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import SelectBase
 
 from cargohold.db import schema as s
@@ -244,33 +245,26 @@ TAGS_PAGE = Statement(
 )
 """(p, last, n) -> the next n tag names after last"""
 
-_REFERRER_COLUMNS = (_m.digest, _m.media_type, _m.size, _m.artifact_type, _m.annotations)
-REFERRERS = Statement(
-    "referrers",
-    lambda: (
-        select(*_REFERRER_COLUMNS)
+
+def _referrers(*only: ColumnElement[bool]) -> SelectBase:
+    return (
+        select(_m.digest, _m.media_type, _m.size, _m.artifact_type, _m.annotations)
         .where(
             _m.package_id == bindparam("p"),
             _m.subject_digest == bindparam("subject"),
             _m.deleted_at.is_(None),
+            *only,
         )
         .order_by(_m.created_at, _m.digest)
-    ),
-)
+    )
+
+
+REFERRERS = Statement("referrers", _referrers)
 """(p, subject) -> descriptors of the manifests whose subject is subject"""
 
 REFERRERS_OF_TYPE = Statement(
     "referrers_of_type",
-    lambda: (
-        select(*_REFERRER_COLUMNS)
-        .where(
-            _m.package_id == bindparam("p"),
-            _m.subject_digest == bindparam("subject"),
-            _m.artifact_type == bindparam("artifact_type"),
-            _m.deleted_at.is_(None),
-        )
-        .order_by(_m.created_at, _m.digest)
-    ),
+    lambda: _referrers(_m.artifact_type == bindparam("artifact_type")),
 )
 """(p, subject, artifact_type) -> the same, of one artifact type"""
 

@@ -15,14 +15,14 @@ from sqlalchemy import Connection, select
 
 from cargohold.accounts.admin_service import require_site_admin
 from cargohold.audit.log import AuditEntry
-from cargohold.authz.model import Action, Identity
+from cargohold.authz.model import Identity
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.db.tx import aware
 from cargohold.errors import InvalidRequestError
 from cargohold.registry.access_service import Why, _why
-from cargohold.registry.guard import authorize_visible
+from cargohold.registry.guard import authorize_admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +45,7 @@ class ExplainService:
         self._audit = audit
 
     def _admin(self, conn: Connection, by: Identity | None, name: str) -> None:
-        if by is not None:
-            authorize_visible(
-                Reader.over(conn),
-                by,
-                Action.ADMIN,
-                name,
-                base_url=self._base_url,
-                audit=self._audit,
-            )
+        authorize_admin(Reader.over(conn), by, name, base_url=self._base_url, audit=self._audit)
 
     async def why(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from cargohold.audit.log import AuditEntry
 from cargohold.authz.decide import Allowed, decide
-from cargohold.authz.model import Action, Identity
+from cargohold.authz.model import Action, Identity, PackageState
 from cargohold.authz.service import Authorized, authorize, state_for
 from cargohold.db.raw import Reader
 from cargohold.errors import DeniedError, NotFoundError, UnauthorizedError
@@ -21,10 +21,14 @@ def not_found(name: str) -> NotFoundError:
     return NotFoundError(f"package {name} not found", detail={"name": name})
 
 
-def may_read(db: Reader, identity: Identity, name: str, base_url: str) -> bool:
-    state = state_for(db, name)
-    verdict = decide(identity.principal, identity.credential, Action.PULL, state, base_url=base_url)
+def permits(by: Identity, action: Action, state: PackageState, base_url: str) -> bool:
+    """Whether the one decision lets ``by`` do ``action`` on the package (not audited)."""
+    verdict = decide(by.principal, by.credential, action, state, base_url=base_url)
     return isinstance(verdict, Allowed)
+
+
+def may_read(db: Reader, identity: Identity, name: str, base_url: str) -> bool:
+    return permits(identity, Action.PULL, state_for(db, name), base_url)
 
 
 def authorize_visible(
@@ -43,3 +47,17 @@ def authorize_visible(
         if action is not Action.PULL and may_read(db, identity, name, base_url):
             raise
         raise not_found(name) from None
+
+
+def authorize_admin(
+    db: Reader,
+    by: Identity | None,
+    name: str,
+    *,
+    base_url: str,
+    audit: Callable[[AuditEntry], None],
+) -> None:
+    """Package admin, for a change of its settings; ``by=None`` is the local operator (CLI),
+    who needs no check. A caller who may not even read gets NOT_FOUND (no existence leak)."""
+    if by is not None:
+        authorize_visible(db, by, Action.ADMIN, name, base_url=base_url, audit=audit)

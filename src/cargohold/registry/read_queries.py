@@ -15,13 +15,13 @@ from typing import Any, TypeAlias
 from sqlalchemy import Connection, Row, Select, func, select
 
 from cargohold.accounts.account_service import Account, Repository
-from cargohold.authz.decide import Allowed, decide
-from cargohold.authz.model import AccountKind, Action, Identity, PackageState, Visibility
+from cargohold.authz.model import AccountKind, Action, Identity, Visibility
 from cargohold.authz.service import state_for
 from cargohold.db import schema as s
 from cargohold.db.raw import Reader
 from cargohold.db.tx import aware, now
 from cargohold.errors import ManifestUnknownError
+from cargohold.registry.guard import permits
 from cargohold.registry.read_model import (
     ID_HEX,
     PackageView,
@@ -35,12 +35,6 @@ P, M, A, T, R = s.packages.c, s.manifests.c, s.accounts.c, s.tags.c, s.repositor
 
 
 # -- who may see what ---------------------------------------------------------------------------
-
-
-def permits(by: Identity, action: Action, state: PackageState, base_url: str) -> bool:
-    """Whether the one decision lets ``by`` do ``action`` on the package (not audited)."""
-    verdict = decide(by.principal, by.credential, action, state, base_url=base_url)
-    return isinstance(verdict, Allowed)
 
 
 def visible(

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from cargohold.audit.log import AuditEntry
-from cargohold.authz.model import Action, Identity, Role, Visibility
+from cargohold.authz.model import Identity, Role, Visibility
 from cargohold.db.raw import Reader
 from cargohold.db.runner import Database
 from cargohold.registry import package_settings as ps
-from cargohold.registry.guard import authorize_visible
+from cargohold.registry.guard import authorize_admin
 from cargohold.registry.package_settings import PackageSettings
 
 
@@ -88,16 +88,7 @@ class PackageSettingsService:
         self, name: str, by: Identity | None, change: Callable[[Connection], None] | None
     ) -> PackageSettings:
         def run(conn: Connection) -> PackageSettings:
-            if by is not None:
-                # A caller who may not even read the package gets NOT_FOUND (no existence leak).
-                authorize_visible(
-                    Reader.over(conn),
-                    by,
-                    Action.ADMIN,
-                    name,
-                    base_url=self._base_url,
-                    audit=self._audit,
-                )
+            authorize_admin(Reader.over(conn), by, name, base_url=self._base_url, audit=self._audit)
             if change is not None:
                 change(conn)
             return ps.describe(conn, name)

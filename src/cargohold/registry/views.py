@@ -26,6 +26,7 @@ from cargohold.db.runner import Database
 from cargohold.errors import NotFoundError
 from cargohold.registry import read_queries
 from cargohold.registry.effective_access import admins, effective_access
+from cargohold.registry.guard import permits
 from cargohold.registry.package_settings import describe
 from cargohold.registry.read_model import (
     OrgPackageSettings,
@@ -146,7 +147,7 @@ class PackageViews:
     # -- helpers --------------------------------------------------------------------------
 
     def _may(self, identity: Identity, action: Action, state: PackageState) -> bool:
-        return state.exists and read_queries.permits(identity, action, state, self._base_url)
+        return state.exists and permits(identity, action, state, self._base_url)
 
     def _readable(
         self, conn: Connection, name: str, identity: Identity
