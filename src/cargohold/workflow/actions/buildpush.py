@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -247,6 +248,15 @@ def _fetch_base(run: JobRun, image: str, plat: Platform) -> BaseImage:
     return BaseImage(config, layers)
 
 
+def local_image(job_dir: str, run_id: str) -> str:
+    """The name buildah builds into before the push: the job's own directory in it, since
+    matrix jobs may build side by side. The directory's name (``mkdtemp``: letters, digits,
+    ``_``) is cut to what a repository path component allows: lower-case alphanumeric runs
+    joined by ``-``, never a separator at either end (``job-build-x3_`` was refused)."""
+    component = re.sub(r"[^a-z0-9]+", "-", job_dir.lower()).strip("-") or "job"
+    return f"localhost/cargohold-build-{component}:{run_id}"
+
+
 def _buildah(
     run: JobRun,
     progress: _Steps,
@@ -267,8 +277,7 @@ def _buildah(
         )
     if len(platforms) > 1:
         raise StepFailedError("buildx failed with: ERROR: buildah builds one platform here")
-    # The job's own directory in the name: matrix jobs may build side by side.
-    local = f"localhost/cargohold-build-{run.root.name.lower()}:{run.renv.github['run_id']}"
+    local = local_image(run.root.name, str(run.renv.github["run_id"]))
     argv = [buildah, "bud", "--isolation", "chroot", "-f", str(dockerfile), "-t", local]
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
