@@ -1,4 +1,5 @@
-"""Every hot-path read, built from the schema (``cargohold.db.schema``) in this one module.
+"""Every hot-path read, built from the schema (``cargohold.db.schema``) in this one module, and
+the writes a chunked upload makes on every request (``UPLOAD_*``, run by a ``Writer``).
 
 Each is a ``Statement``: compiled once per dialect, run on the DBAPI connection by a ``Reader``,
 rows named by the labels below. Parameters are ``bindparam``\\ s named in the docstring-like
@@ -18,6 +19,7 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import SelectBase
@@ -388,3 +390,69 @@ BLOB_STATE = Statement(
     "blob_state", lambda: select(s.blobs.c.state).where(s.blobs.c.digest == bindparam("d"))
 )
 """(d) -> state of the blob row ("live", "deleting") for garbage collection"""
+
+
+# --------------------------------------------------------------------------- upload sessions
+# Every PATCH of a chunked upload claims its session, renews the claim while the body streams and
+# records the new size (registry.uploads); through SQLAlchemy Core these cost more than the
+# database does.
+
+_u = s.uploads.c
+
+UPLOAD_ROW = Statement(
+    "upload_row",
+    lambda: select(_u.storage_id, _u.size, _u.created_by, _u.claim, _u.claimed_at).where(
+        _u.id == bindparam("session"), _u.package_id == bindparam("package_id")
+    ),
+)
+"""(session, package_id) -> storage_id, size, created_by, claim, claimed_at"""
+
+UPLOAD_CLAIM = Statement(
+    "upload_claim",
+    lambda: (
+        update(s.uploads)
+        .where(
+            _u.id == bindparam("session"),
+            _u.size == bindparam("size"),
+            or_(_u.claim.is_(None), _u.claim == bindparam("seen")),
+        )
+        .values(claim=bindparam("token"), claimed_at=bindparam("at"))
+    ),
+)
+"""(session, size, seen, token, at): take the claim if the session still has ``size`` bytes and
+the claim is free or still the ``seen`` (expired) one; 1 row when taken"""
+
+UPLOAD_RENEW = Statement(
+    "upload_renew",
+    lambda: (
+        update(s.uploads)
+        .where(_u.id == bindparam("session"), _u.claim == bindparam("token"))
+        .values(claimed_at=bindparam("at"))
+    ),
+)
+"""(session, token, at): extend the claim ``token``; 1 row while it is still held"""
+
+UPLOAD_ADVANCE = Statement(
+    "upload_advance",
+    lambda: (
+        update(s.uploads)
+        .where(
+            _u.id == bindparam("session"),
+            _u.claim == bindparam("token"),
+            _u.size == bindparam("size"),
+        )
+        .values(size=bindparam("new_size"), updated_at=bindparam("at"), claim=None, claimed_at=None)
+    ),
+)
+"""(session, token, size, new_size, at): record the new size and free the claim; 1 row when
+the claim was still held and the size unchanged"""
+
+UPLOAD_RELEASE = Statement(
+    "upload_release",
+    lambda: (
+        update(s.uploads)
+        .where(_u.id == bindparam("session"), _u.claim == bindparam("token"))
+        .values(claim=None, claimed_at=None)
+    ),
+)
+"""(session, token): free the claim ``token`` without changing the size"""

@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete
 
+from cargohold.db import queries as q
 from cargohold.db import schema as s
-from cargohold.db.tx import aware, now
+from cargohold.db.raw import Reader, Writer, timestamp
+from cargohold.db.tx import now
 from cargohold.errors import BlobUploadUnknownError, RangeInvalidError
 
 CLAIM_TTL = timedelta(seconds=10)
@@ -92,12 +94,7 @@ def open_session(
 
 
 def _row(conn: Connection, package_id: int, session: str, credential_id: str | None) -> Any:
-    u = s.uploads.c
-    row = conn.execute(
-        select(u.storage_id, u.size, u.created_by, u.claim, u.claimed_at).where(
-            u.id == session, u.package_id == package_id
-        )
-    ).first()
+    row = Reader.over(conn).one(q.UPLOAD_ROW, session=session, package_id=package_id)
     # Someone else's session is unknown to this caller: the id alone must not be a capability.
     if row is None or row.created_by != credential_id:
         raise BlobUploadUnknownError(detail={"session": session})
@@ -122,7 +119,7 @@ def claim(
     row = _row(conn, package_id, session, credential_id)
     size = int(row.size)
     at = now()
-    held = row.claim is not None and (aware(row.claimed_at) or at) > at - CLAIM_TTL
+    held = row.claim is not None and (timestamp(row.claimed_at) or at) > at - CLAIM_TTL
     if held:
         raise RangeInvalidError(
             "another request is writing to this upload; retry when it has finished",
@@ -134,13 +131,10 @@ def claim(
             detail={"session": session, "size": size},
         )
     token = new_claim()
-    u = s.uploads.c
-    taken = conn.execute(
-        update(s.uploads)
-        .where(u.id == session, u.size == size, or_(u.claim.is_(None), u.claim == row.claim))
-        .values(claim=token, claimed_at=at)
+    taken = Writer.over(conn).change(
+        q.UPLOAD_CLAIM, session=session, size=size, seen=row.claim, token=token, at=at
     )
-    if taken.rowcount != 1:
+    if taken != 1:
         raise RangeInvalidError(
             "another request is writing to this upload", detail={"session": session}
         )
@@ -149,22 +143,21 @@ def claim(
 
 def renew(conn: Connection, upload: UploadRow) -> bool:
     """Extend the claim; False if it was taken over (then stop writing at once)."""
-    u = s.uploads.c
-    result = conn.execute(
-        update(s.uploads).where(u.id == upload.id, u.claim == upload.claim).values(claimed_at=now())
-    )
-    return result.rowcount == 1
+    kept = Writer.over(conn).change(q.UPLOAD_RENEW, session=upload.id, token=upload.claim, at=now())
+    return kept == 1
 
 
 def advance(conn: Connection, upload: UploadRow, new_size: int) -> None:
     """Record that the claimed session grew to ``new_size`` and give the claim back."""
-    u = s.uploads.c
-    result = conn.execute(
-        update(s.uploads)
-        .where(u.id == upload.id, u.claim == upload.claim, u.size == upload.size)
-        .values(size=new_size, updated_at=now(), claim=None, claimed_at=None)
+    changed = Writer.over(conn).change(
+        q.UPLOAD_ADVANCE,
+        session=upload.id,
+        token=upload.claim,
+        size=upload.size,
+        new_size=new_size,
+        at=now(),
     )
-    if result.rowcount != 1:
+    if changed != 1:
         raise RangeInvalidError(
             "the upload was changed by a concurrent request", detail={"session": upload.id}
         )
@@ -172,12 +165,7 @@ def advance(conn: Connection, upload: UploadRow, new_size: int) -> None:
 
 def release(conn: Connection, upload: UploadRow) -> None:
     """Give the claim back without changing the size."""
-    u = s.uploads.c
-    conn.execute(
-        update(s.uploads)
-        .where(u.id == upload.id, u.claim == upload.claim)
-        .values(claim=None, claimed_at=None)
-    )
+    Writer.over(conn).change(q.UPLOAD_RELEASE, session=upload.id, token=upload.claim)
 
 
 def close(conn: Connection, session: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -72,3 +73,24 @@ def test_a_stale_claim_is_taken_over_and_its_holder_stops(engine: Engine) -> Non
         assert uploads.renew(conn, alive)
     with tx.write(engine) as conn, pytest.raises(RangeInvalidError):
         uploads.advance(conn, dead, 5)
+
+
+def test_times_written_by_compiled_statements_are_stored_as_sqlalchemy_stores_them(
+    engine: Engine,
+) -> None:
+    # The janitor compares updated_at in SQL: a claim or an advance that stored its time in
+    # another text format (sqlite3's own adapter adds "+00:00") would sort wrongly against it.
+    row = _open(engine)
+    with tx.write(engine) as conn:
+        held = uploads.claim(conn, row.package_id, row.id, "chp_alice1")
+        uploads.advance(conn, held, 5)
+        uploads.claim(conn, row.package_id, row.id, "chp_alice1")
+    with engine.connect() as conn:
+        created, updated, claimed = conn.exec_driver_sql(
+            "SELECT created_at, updated_at, claimed_at FROM uploads"
+        ).one()
+    shape = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}"
+    assert re.fullmatch(shape, created), created  # written by SQLAlchemy Core
+    assert re.fullmatch(shape, updated), updated
+    assert re.fullmatch(shape, claimed), claimed
+    assert updated >= created
