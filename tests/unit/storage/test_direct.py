@@ -154,3 +154,28 @@ def test_each_thread_stages_in_its_own_buffer(tmp_path: Path) -> None:
         assert list(pool.map(run, range(4))) == [len(b) for b in bodies]
     for i, body in enumerate(bodies):
         assert (tmp_path / f"u{i}").read_bytes() == body
+
+
+def test_every_buffer_type_is_staged_intact(tmp_path: Path) -> None:
+    # bytes are copied into the stage by ctypes.memmove (without the GIL), anything else by a
+    # slice assignment: both must land at the same place.
+    body = os.urandom(STAGE + 3 * ALIGN + 7)
+    pieces: list[bytes] = [
+        body[:100],
+        bytearray(body[100 : 2 * ALIGN]),  # type: ignore[list-item]
+        memoryview(body)[2 * ALIGN : STAGE - 5],  # type: ignore[list-item]
+        body[STAGE - 5 :],
+    ]
+    path = tmp_path / "upload"
+    assert _append(path, DirectAppender(), pieces) == len(body)
+    assert path.read_bytes() == body
+
+
+def test_a_stage_copy_never_leaves_its_buffer() -> None:
+    stage = _direct._Stage()
+    stage.copy(STAGE - 2, b"xab", 1, memoryview(b"xab")[1:])
+    assert stage.buffer[STAGE - 2 :] == b"ab"
+    with pytest.raises(ValueError, match="out of range"):
+        stage.copy(STAGE - 1, b"ab", 0, memoryview(b"ab"))
+    with pytest.raises(ValueError, match="out of range"):
+        stage.copy(-1, b"ab", 0, memoryview(b"ab"))
