@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -128,12 +129,30 @@ class UploadService:
             raise RangeInvalidError(
                 f"Content-Range {span[0]}-{span[1]} does not match Content-Length {length}"
             )
-        upload = await self._claim(package_id, session, actor, span[0] if span else None)
+        # The claim takes a database round trip (a millisecond or more under load); the body's
+        # first batch is read meanwhile, so that the writing starts as soon as it is granted.
+        # Nothing is written before it is: a refused PATCH loses only what it read.
+        claiming = asyncio.ensure_future(
+            self._claim(package_id, session, actor, span[0] if span else None)
+        )
+        ahead = _ReadAhead(body)
+        try:
+            await ahead.fill(claiming, self._store.write_size)
+        except BaseException:
+            ahead.cancel()
+            await _give_back(claiming, self._release)
+            raise
+        try:
+            upload = await claiming
+        except BaseException:
+            ahead.cancel()
+            raise
         try:
             async with self._holding(upload) as claim:
-                size = await self._receive(upload, body, length, claim)
+                size = await self._receive(upload, ahead, length, claim)
                 await self._db.write(lambda c: uploads.advance(c, upload, size))
         except BaseException:
+            ahead.cancel()
             await self._release(upload)
             raise
         return UploadStatus(upload.id, size)
@@ -354,6 +373,73 @@ class UploadService:
         raise ServiceUnavailableError(
             f"blob {digest} is being garbage-collected; retry shortly", detail={"digest": digest}
         )
+
+
+class _ReadAhead:
+    """A request body, the start of which may be read before the writing may start.
+
+    ``fill`` reads chunks while a future (the claim) is pending; iterating yields them, then
+    the chunk being read when ``fill`` returned, then the rest of the body.
+    """
+
+    def __init__(self, body: AsyncIterable[bytes] | None) -> None:
+        self._body = None if body is None else aiter(body)
+        self._head: list[bytes] = []
+        self._reading: asyncio.Future[bytes] | None = None
+        self._ended = body is None
+
+    async def fill(self, until: asyncio.Future[Any], limit: int) -> None:
+        """Read ahead until ``until`` is done, the body ends or ``limit`` bytes are held."""
+        held = 0
+        while not until.done() and not self._ended and held < limit:
+            if self._reading is None:
+                assert self._body is not None
+                self._reading = asyncio.ensure_future(anext(self._body))
+            await asyncio.wait((until, self._reading), return_when=asyncio.FIRST_COMPLETED)
+            if not self._reading.done():
+                return
+            reading, self._reading = self._reading, None
+            try:
+                chunk = reading.result()
+            except StopAsyncIteration:
+                self._ended = True
+                return
+            self._head.append(chunk)
+            held += len(chunk)
+
+    def cancel(self) -> None:
+        """Stop a read still under way (the request failed before consuming it)."""
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        head, self._head = self._head, []
+        for chunk in head:
+            yield chunk
+        if self._reading is not None:
+            reading, self._reading = self._reading, None
+            try:
+                yield await reading
+            except StopAsyncIteration:
+                self._ended = True
+        if not self._ended and self._body is not None:
+            async for chunk in self._body:
+                yield chunk
+
+
+async def _give_back(
+    claiming: asyncio.Future[UploadRow],
+    release: Callable[[UploadRow], Awaitable[None]],
+) -> None:
+    """After a failure while the claim was being taken: wait for it and, if it was taken, give
+    it back (the request that wanted it is failing)."""
+    await asyncio.wait((claiming,))
+    if not claiming.cancelled() and claiming.exception() is None:
+        await release(claiming.result())
 
 
 def _cut(buf: list[bytes], buffered: int, due: int) -> tuple[list[bytes], list[bytes], int]:
