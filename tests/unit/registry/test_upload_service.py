@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
 
-from cargohold.errors import RangeInvalidError
+from cargohold.errors import RangeInvalidError, StorageError
 from cargohold.oci.digest import Digest
 from cargohold.registry.values import Actor, Target, UploadStatus
 from cargohold.services import Services, build
@@ -86,3 +87,35 @@ async def test_a_refused_claim_writes_nothing_it_read(services: Services) -> Non
 async def test_an_empty_body_appends_nothing(services: Services) -> None:
     session = await _open(services)
     assert (await services.uploads.append(TARGET, ACTOR, session, _body())).size == 0
+
+
+async def test_a_failed_write_leaves_the_session_as_it_was(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second batch's write fails while the third may already be queued behind it: the
+    # third must write nothing, and the stored bytes go back to what the session recorded.
+    session = await _open(services)
+    await services.uploads.append(TARGET, ACTOR, session, _body(b"abc"), length=3)
+    store = services.store
+    real, calls = store.write, 0
+
+    def failing(upload_id: str, offset: int, chunks: Iterable[bytes]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise StorageError("disk full")
+        return real(upload_id, offset, chunks)
+
+    monkeypatch.setattr(store, "write", failing)
+    big = os.urandom(3 * store.write_size + 5)
+    pieces = [big[i : i + 65536] for i in range(0, len(big), 65536)]
+    with pytest.raises(StorageError, match="disk full"):
+        await services.uploads.append(
+            TARGET, ACTOR, session, _body(*pieces), span=(3, 2 + len(big)), length=len(big)
+        )
+    monkeypatch.undo()
+    assert calls >= 2
+    assert (await services.uploads.status(TARGET, ACTOR, session)).size == 3
+    await services.uploads.append(TARGET, ACTOR, session, _body(b"def"), span=(3, 5))
+    digest = Digest.parse("sha256:" + hashlib.sha256(b"abcdef").hexdigest())
+    assert (await services.uploads.commit(TARGET, ACTOR, session, digest)).size == 6
