@@ -13,12 +13,16 @@ chunks through aiohttp's writer costs twice the server CPU per byte.
 Past ``Senders.limit`` transfers at once, or without a plain TCP socket under the transport,
 the body is streamed through aiohttp's writer on the loop instead: a slow reader ties up one
 thread at most, and never the capacity to serve pulls.
+
+A file that is not in the page cache (a blob pushed with ``O_DIRECT``, or not read lately) is
+warmed ahead of its sender by a ``_Warmer`` on another thread; see there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import struct
@@ -50,7 +54,9 @@ class Senders:
     def __init__(self, limit: int = 64) -> None:
         self.limit = limit
         self.active = 0
+        self.warmed = 0  # transfers that found their file out of the page cache and warmed it
         self._pool: ThreadPoolExecutor | None = None
+        self._warm_pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
 
     @property
@@ -67,13 +73,92 @@ class Senders:
             self._local.buffer = view
         return view
 
+    def warm(self, fd: int, start: int, end: int) -> _Warmer | None:
+        """Start warming ``[start, end)`` of ``fd`` ahead of its sender; None when no warmer
+        thread can be had (then the sender reads the cold pages itself, as before)."""
+        if self._warm_pool is None:
+            self._warm_pool = ThreadPoolExecutor(WARMERS, thread_name_prefix="cargohold-warm")
+        warmer = _Warmer(fd, start, end)
+        try:
+            future = self._warm_pool.submit(warmer.run)
+        except RuntimeError:  # shut down
+            warmer.close()
+            return None
+        # A warmer cancelled before it ran (the pool shut down) still owns a descriptor.
+        future.add_done_callback(lambda f: warmer.close() if f.cancelled() else None)
+        self.warmed += 1
+        return warmer
+
     def close(self) -> None:
         """Stop the threads once their transfers end (the app's cleanup)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._warm_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 SENDERS: Final = web.AppKey("blob_senders", Senders)
+
+WARMERS: Final = 2  # warmer threads per process: a third would find no core of its own here
+WARM_AHEAD: Final = 8 * 1024 * 1024  # how far ahead of its sender a warmer may be
+WARM_STEP: Final = 2 * 1024 * 1024  # bytes per posix_fadvise call
+
+
+class _Warmer:
+    """Brings ``[start, end)`` of a file into the page cache ahead of the thread sending it.
+
+    On these VMs a read that misses the page cache costs mostly the allocation of the pages it
+    fills (the hypervisor backs guest memory on first touch): 1 GiB read + sent by one thread
+    ran at 333-355 MB/s and 3.0-3.3 s of CPU. ``posix_fadvise(WILLNEED)`` allocates the pages
+    and starts their reads in the calling thread; called from a second thread up to
+    ``WARM_AHEAD`` ahead of the sender, the same transfer ran at 633-841 MB/s and 1.6-2.0 s of
+    CPU (a second thread doing plain reads instead: 430-467). The warmer owns a duplicate of
+    the descriptor and closes it when it ends.
+    """
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self._fd = os.dup(fd)
+        self._start, self._end = start, end
+        self._sent = start
+        self._stopped = False
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def run(self) -> None:
+        """On a warmer thread: advise ``WARM_STEP`` at a time, never more than ``WARM_AHEAD``
+        beyond what was sent, until the end or ``stop``."""
+        try:
+            at = self._start
+            while at < self._end:
+                with self._cond:
+                    while not self._stopped and at - self._sent >= WARM_AHEAD:
+                        self._cond.wait()
+                    if self._stopped:
+                        return
+                step = min(WARM_STEP, self._end - at)
+                os.posix_fadvise(self._fd, at, step, os.POSIX_FADV_WILLNEED)
+                at += step
+        except OSError:
+            return  # only an optimisation: the sender reads what it needs anyway
+        finally:
+            self.close()
+
+    def sent(self, position: int) -> None:
+        """The sender has sent everything before ``position``."""
+        with self._cond:
+            self._sent = position
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+        os.close(self._fd)
 
 
 class _Body(Protocol):
@@ -109,7 +194,7 @@ async def send_file(
         if length <= INLINE_MAX:
             await response.write(_pread(fd, start, length))
         else:
-            body = _FileBody(fd, start, length)
+            body = _FileBody(fd, start, length, request.app[SENDERS].warm)
             if not await _on_thread(request, response, body):
                 body.release()
                 await _on_loop(response, fd, start, length)
@@ -150,20 +235,47 @@ async def send_chunks(
 class _FileBody:
     """``[start, start + length)`` of a file, sent by preadv into the thread's buffer. Owns a
     duplicate of the descriptor: a cancelled handler closing its own must not let the number
-    be reused under a thread still reading."""
+    be reused under a thread still reading.
 
-    def __init__(self, fd: int, start: int, length: int) -> None:
+    Reads ask for cached pages only (``RWF_NOWAIT``) until one misses: then ``warm`` starts a
+    warmer for the rest of the range, and reads wait for the disk as usual.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        start: int,
+        length: int,
+        warm: Callable[[int, int, int], _Warmer | None] | None = None,
+    ) -> None:
         self._fd = os.dup(fd)
         self._start, self._end = start, start + length
+        self._warm = warm
 
     def send(self, sock: socket.socket, view: memoryview) -> None:
         pos, end = self._start, self._end
-        while pos < end:
-            n = os.preadv(self._fd, [view[: min(BUFFER, end - pos)]], pos)
-            if not n:
-                raise OSError("blob shorter than its recorded size")
-            sock.sendall(view[:n])
-            pos += n
+        probing = self._warm is not None
+        warmer: _Warmer | None = None
+        try:
+            while pos < end:
+                target = view[: min(BUFFER, end - pos)]
+                n = _read_cached(self._fd, target, pos) if probing else None
+                if n is not None and n < 0:  # the filesystem cannot tell: no probing, no warming
+                    probing, n = False, None
+                if n is None:
+                    if probing and self._warm is not None:
+                        probing = False
+                        warmer = self._warm(self._fd, pos, end)
+                    n = os.preadv(self._fd, [target], pos)
+                if not n:
+                    raise OSError("blob shorter than its recorded size")
+                sock.sendall(view[:n])
+                pos += n
+                if warmer is not None:
+                    warmer.sent(pos)
+        finally:
+            if warmer is not None:
+                warmer.stop()
 
     def release(self) -> None:
         os.close(self._fd)
@@ -298,6 +410,20 @@ async def _on_loop(response: web.StreamResponse, fd: int, start: int, length: in
         chunk = await loop.run_in_executor(None, _pread, fd, pos, min(BUFFER, end - pos))
         await response.write(chunk)
         pos += len(chunk)
+
+
+def _read_cached(fd: int, target: memoryview, offset: int) -> int | None:
+    """Read into ``target`` only what the page cache holds from ``offset`` on: the byte count
+    (short when the cache holds less, 0 at the end of the file), None when the first page is
+    not cached, -1 when the filesystem cannot tell (``EOPNOTSUPP``)."""
+    try:
+        return os.preadv(fd, [target], offset, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+            return -1
+        raise
 
 
 def _pread(fd: int, offset: int, length: int) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from cargohold.errors import BlobUnknownError, StorageError
+from cargohold.web import sendfile
 from cargohold.web.sendfile import BUFFER, INLINE_MAX, SENDERS, Senders, send_chunks, send_file
 
 MIB = 1 << 20
@@ -313,3 +316,109 @@ async def test_a_stream_failing_mid_body_drops_the_connection(limit: int) -> Non
     finally:
         await client.close()
         senders.close()
+
+
+def _drop_cache(path: Path) -> None:
+    """Evict a file's clean pages from the page cache (what a blob pushed with O_DIRECT, or
+    not read for long, looks like)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _cached(path: Path, offset: int, size: int) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return sendfile._read_cached(fd, memoryview(bytearray(size)), offset) == size
+    finally:
+        os.close(fd)
+
+
+async def test_a_file_out_of_the_cache_is_warmed_ahead_and_sent_intact(
+    make: Make, blob: tuple[Path, bytes]
+) -> None:
+    client, senders = await make()
+    _drop_cache(blob[0])
+    if _cached(blob[0], 0, 4096):
+        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    resp = await client.get("/")
+    assert await resp.read() == blob[1]
+    assert await _settled(senders)
+    assert senders.warmed == 1
+    # Cached now: the next transfer reads without warming.
+    resp = await client.get("/")
+    assert await resp.read() == blob[1]
+    assert senders.warmed == 1
+
+
+async def test_a_range_cold_in_its_middle_is_warmed_from_there(
+    make: Make, blob: tuple[Path, bytes]
+) -> None:
+    client, senders = await make()
+    path, data = blob
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 2 * BUFFER, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    if _cached(path, 2 * BUFFER, 4096):
+        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    resp = await client.get("/", params={"start": str(BUFFER)})
+    assert await resp.read() == data[BUFFER:]
+    assert await _settled(senders)
+    assert senders.warmed == 1
+
+
+def test_a_warmer_brings_the_pages_ahead_of_the_sender_and_no_further(
+    tmp_path: Path,
+) -> None:
+    size = sendfile.WARM_AHEAD * 3
+    path = tmp_path / "cold"
+    path.write_bytes(os.urandom(size))
+    _drop_cache(path)
+    if _cached(path, 0, 4096):
+        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        warmer = sendfile._Warmer(fd, 0, size)
+        done = threading.Thread(target=warmer.run)
+        done.start()
+        # Nothing sent yet: the warmer stops WARM_AHEAD in and waits.
+        deadline = time.monotonic() + 30
+        while not _cached(path, sendfile.WARM_AHEAD - 4096, 4096):
+            assert time.monotonic() < deadline, "the warmer did not warm the first stretch"
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert done.is_alive()
+        assert not _cached(path, 2 * sendfile.WARM_AHEAD, 4096)
+        warmer.sent(size)  # everything sent: it warms the rest and ends
+        done.join(30)
+        assert not done.is_alive()
+        # WILLNEED starts the reads; the last ones may still be under way.
+        while not _cached(path, size - 4096, 4096):
+            assert time.monotonic() < deadline, "the warmer did not warm the end"
+            time.sleep(0.01)
+        with pytest.raises(OSError):
+            os.fstat(warmer._fd)  # its own descriptor is closed, the caller's is not
+        os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_stopped_warmer_ends_and_closes_its_descriptor(tmp_path: Path) -> None:
+    path = tmp_path / "cold"
+    path.write_bytes(os.urandom(3 * sendfile.WARM_AHEAD))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        warmer = sendfile._Warmer(fd, 0, 3 * sendfile.WARM_AHEAD)
+        warmer.stop()
+        warmer.run()  # returns at once
+        with pytest.raises(OSError):
+            os.fstat(warmer._fd)
+        warmer.close()  # twice is harmless
+    finally:
+        os.close(fd)
