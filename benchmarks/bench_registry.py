@@ -17,7 +17,8 @@ limit (a bare server receiving a PUT over loopback is printed beside it).
 Then per server (median of --repeat runs, for the blob transfers and the loads alike):
 
 - blob push, monolithic: POST then one PUT with the whole body; chunked: PATCH of 10 MiB
-  chunks then an empty PUT
+  chunks then an empty PUT; each run pushes new content (``Variants``: a registry discards a
+  second upload of a blob it holds, which flattered the next buffered write)
 - blob pull, whole; and with 64 MiB Range requests covering the blob; the first whole pull
   after the pushes is a figure of its own (cold where the push bypassed the page cache), the
   median is of the pulls after it
@@ -462,6 +463,45 @@ def make_blob(path: Path, size: int) -> Blob:
     return Blob(path, size, "sha256:" + h.hexdigest())
 
 
+HEAD_BYTES = 16
+
+
+class Variants:
+    """New content for every timed push: the blob file with its first 16 bytes changed.
+
+    A registry that holds a blob already discards a second upload of it, and the page-cache
+    pages of the discarded file are free and recently touched when the next push writes: on
+    these VMs writing into such pages costs a tenth of writing into pages the guest has not
+    touched lately. Pushing the same bytes again flattered every buffered writer (distribution;
+    cargohold with ``storage_direct_writes = false``); a registry's real pushes are new layers.
+    Only the first page of the file changes, so the client reads it from the page cache as
+    before. ``restore`` puts the original bytes back (the pulls use them).
+    """
+
+    def __init__(self, blob: Blob) -> None:
+        self.blob = blob
+        with blob.path.open("rb") as f:
+            self.head = f.read(HEAD_BYTES)
+        self.made = 0
+
+    def next(self) -> Blob:
+        self.made += 1
+        head = f"variant {os.getpid()} {self.made}".encode().ljust(HEAD_BYTES)[:HEAD_BYTES]
+        return self._with(head)
+
+    def restore(self) -> Blob:
+        return self._with(self.head)
+
+    def _with(self, head: bytes) -> Blob:
+        with self.blob.path.open("r+b") as f:
+            f.write(head)
+        h = hashlib.sha256()
+        with self.blob.path.open("rb") as f:
+            while chunk := f.read(8 * MIB):
+                h.update(chunk)
+        return Blob(self.blob.path, self.blob.size, "sha256:" + h.hexdigest())
+
+
 def push_monolithic(srv: Endpoint, blob: Blob) -> float:
     t0 = time.perf_counter()
     _, hdrs, _ = call(srv, "POST", f"/v2/{REPO}/blobs/uploads/", (202,), body=b"")
@@ -734,9 +774,16 @@ def run_one(srv: Server, blob: Blob, args: argparse.Namespace, work: Path) -> di
     res: dict[str, Any] = {"server": srv.name}
     mb, gib = blob.size / 1e6, blob.size / (1 << 30)
 
-    def timed(label: str, fn: Callable[[], float], first: float | None = None) -> None:
+    def timed(
+        label: str,
+        fn: Callable[[], float],
+        first: float | None = None,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
         times, cpus, client = [], [], []
         for _ in range(args.repeat):
+            if prepare is not None:
+                prepare()  # before the clocks start
             c0, t0 = srv.cpu(), time.thread_time()
             times.append(fn())
             client.append((time.thread_time() - t0) * 1000 / gib)
@@ -752,9 +799,23 @@ def run_one(srv: Server, blob: Blob, args: argparse.Namespace, work: Path) -> di
               f"server CPU {res[label]['cpu_ms_per_gib']:.0f} ms/GiB", flush=True)  # fmt: skip
 
     print(f"{srv.name} at {srv.url}", flush=True)
-    timed("push_monolithic", lambda: push_monolithic(srv, blob))
-    timed("push_chunked", lambda: push_chunked(srv, blob, args.chunk_mib * MIB))
-    # The first pull after the pushes is its own figure (cold where the push bypassed the
+    variants = Variants(blob)
+    current = [blob]
+
+    def new_content() -> None:
+        current[0] = variants.next()
+
+    try:
+        timed("push_monolithic", lambda: push_monolithic(srv, current[0]), prepare=new_content)
+        timed(
+            "push_chunked",
+            lambda: push_chunked(srv, current[0], args.chunk_mib * MIB),
+            prepare=new_content,
+        )
+    finally:
+        variants.restore()
+    push_monolithic(srv, blob)  # the blob the pulls read, untimed
+    # The first pull after that push is its own figure (cold where the push bypassed the
     # page cache); the median is of the runs after it.
     first = pull_whole(srv, blob)
     timed("pull_whole", lambda: pull_whole(srv, blob), first)
