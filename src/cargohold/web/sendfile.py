@@ -28,7 +28,8 @@ import socket
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -55,8 +56,10 @@ class Senders:
         self.limit = limit
         self.active = 0
         self.warmed = 0  # transfers that found their file out of the page cache and warmed it
+        self._warming = 0  # warmers submitted and not ended
         self._pool: ThreadPoolExecutor | None = None
         self._warm_pool: ThreadPoolExecutor | None = None
+        self._warm_lock = threading.Lock()
         self._local = threading.local()
 
     @property
@@ -76,22 +79,38 @@ class Senders:
     def warm(self, fd: int, start: int, end: int) -> _Warmer | None:
         """Start warming ``[start, end)`` of ``fd`` ahead of its sender; None when no warmer
         thread can be had (then the sender reads the cold pages itself, as before)."""
-        if self._warm_pool is None:
-            self._warm_pool = ThreadPoolExecutor(WARMERS, thread_name_prefix="cargohold-warm")
+        with self._warm_lock:  # called from sender threads
+            # Never more warmers than threads, so none waits in a queue holding a descriptor:
+            # a flood of cold pulls must not pile up open files behind two slow ones.
+            if self._warming >= WARMERS:
+                return None
+            if self._warm_pool is None:
+                self._warm_pool = ThreadPoolExecutor(WARMERS, thread_name_prefix="cargohold-warm")
+            pool = self._warm_pool
+            self._warming += 1
+            self.warmed += 1
         warmer = _Warmer(fd, start, end)
+
+        def ended(future: Future[None]) -> None:
+            if future.cancelled():  # the pool shut down before it ran: it still owns its fd
+                warmer.close()
+            with self._warm_lock:
+                self._warming -= 1
+
         try:
-            future = self._warm_pool.submit(warmer.run)
+            pool.submit(warmer.run).add_done_callback(ended)
         except RuntimeError:  # shut down
             warmer.close()
+            with self._warm_lock:
+                self._warming -= 1
             return None
-        # A warmer cancelled before it ran (the pool shut down) still owns a descriptor.
-        future.add_done_callback(lambda f: warmer.close() if f.cancelled() else None)
-        self.warmed += 1
         return warmer
 
     def close(self) -> None:
         """Stop the threads once their transfers end (the app's cleanup)."""
-        for pool in (self._pool, self._warm_pool):
+        with self._warm_lock:
+            pools = (self._pool, self._warm_pool)
+        for pool in pools:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
 
@@ -101,6 +120,7 @@ SENDERS: Final = web.AppKey("blob_senders", Senders)
 WARMERS: Final = 2  # warmer threads per process: a third would find no core of its own here
 WARM_AHEAD: Final = 8 * 1024 * 1024  # how far ahead of its sender a warmer may be
 WARM_STEP: Final = 2 * 1024 * 1024  # bytes per posix_fadvise call
+WARM_PATIENCE = 2.0  # seconds a warmer waits for its sender to move before it gives up
 
 
 class _Warmer:
@@ -130,8 +150,10 @@ class _Warmer:
             at = self._start
             while at < self._end:
                 with self._cond:
-                    while not self._stopped and at - self._sent >= WARM_AHEAD:
-                        self._cond.wait()
+                    # A sender stuck on a slow client must not keep a warmer thread from the
+                    # transfers behind it: past WARM_PATIENCE without progress, it gives up.
+                    if not self._cond.wait_for(partial(self._may_go_on, at), WARM_PATIENCE):
+                        return
                     if self._stopped:
                         return
                 step = min(WARM_STEP, self._end - at)
@@ -141,6 +163,9 @@ class _Warmer:
             return  # only an optimisation: the sender reads what it needs anyway
         finally:
             self.close()
+
+    def _may_go_on(self, at: int) -> bool:
+        return self._stopped or at - self._sent < WARM_AHEAD
 
     def sent(self, position: int) -> None:
         """The sender has sent everything before ``position``."""
