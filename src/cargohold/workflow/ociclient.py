@@ -10,19 +10,28 @@ token from the realm with HTTP Basic (the login's credentials) for the scope
 ``repository:NAME:pull,push``; ``Basic`` challenges get the credentials directly. A refused
 request raises ``RegistryError`` whose ``str()`` is what docker prints: ``denied: <message>``
 (the OCI error code lower-cased, then the registry's message unchanged).
+
+With a ``signal`` (``interrupt.StepSignal``), a request in flight when it fires is stopped at
+once: its connection is shut down, which wakes a send or a read blocked on a stalled registry,
+and ``Interrupted`` is raised instead of a ``RegistryError``; no request starts after it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import http.client
 import json
 import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from cargohold.workflow.interrupt import StepSignal
 
 TIMEOUT = 120.0
 MANIFEST_TYPES = (
@@ -68,11 +77,24 @@ _PARAM = re.compile(r'(\w+)="([^"]*)"')
 class RegistryClient:
     """One registry host; remembers bearer tokens per scope for the client's lifetime."""
 
-    def __init__(self, host: str, creds: Credentials | None, *, insecure: bool) -> None:
+    def __init__(
+        self,
+        host: str,
+        creds: Credentials | None,
+        *,
+        insecure: bool,
+        signal: StepSignal | None = None,
+    ) -> None:
         self.host = host
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self.creds = creds
+        self.signal = signal
         self._tokens: dict[str, str] = {}
+        self._opener = (
+            urllib.request.build_opener()
+            if signal is None
+            else urllib.request.build_opener(_Http(signal), _Https(signal))
+        )
 
     # -- transport --------------------------------------------------------------------------
 
@@ -84,12 +106,17 @@ class RegistryClient:
         data: bytes | None,
     ) -> tuple[int, dict[str, str], bytes]:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        if self.signal is not None:
+            self.signal.check()
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:
-                return resp.status, dict(resp.headers.items()), resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers.items()), exc.read()
-        except (urllib.error.URLError, OSError) as exc:
+            try:
+                with self._opener.open(request, timeout=TIMEOUT) as resp:
+                    return resp.status, dict(resp.headers.items()), resp.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, dict(exc.headers.items()), exc.read()
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if self.signal is not None:
+                self.signal.check()  # shut down by the signal: say that, not "cannot reach"
             raise RegistryError(0, f"cannot reach {self.host}: {exc}") from exc
 
     def request(
@@ -236,3 +263,49 @@ def _header(headers: dict[str, str], name: str) -> str:
 def manifest_json(data: Any) -> bytes:
     """Canonical manifest bytes (sorted keys, no spaces) so the same image gives one digest."""
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _stoppable(
+    base: type[http.client.HTTPConnection], signal: StepSignal
+) -> type[http.client.HTTPConnection]:
+    """``base`` whose socket is shut down when ``signal`` fires. The socket is held here, not
+    read from ``self.sock``: urllib detaches it from the connection once the response starts,
+    and the body is still read from it."""
+
+    class Stoppable(base):  # type: ignore[misc,valid-type]
+        def connect(self) -> None:
+            super().connect()
+            sock = self.sock
+            self._release = signal.register(lambda: _shutdown(sock))
+
+        def close(self) -> None:
+            release = getattr(self, "_release", None)
+            if release is not None:
+                release()
+            super().close()
+
+    return Stoppable
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Http(urllib.request.HTTPHandler):
+    def __init__(self, signal: StepSignal) -> None:
+        super().__init__()
+        self._connection = _stoppable(http.client.HTTPConnection, signal)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def __init__(self, signal: StepSignal) -> None:
+        super().__init__()
+        self._connection = _stoppable(http.client.HTTPSConnection, signal)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
