@@ -195,6 +195,9 @@ class JobRun:
         # Where the action step now running is: step indexes from the job's down through the
         # composite actions it is in. Its pre, main and post find their shared state by it.
         self.step_key: tuple[int, ...] = ()
+        # The ``env:`` of that step and of the composite steps it is in (not the job's, which
+        # steps may change with GITHUB_ENV): the steps of a composite action it runs see it.
+        self.step_env: dict[str, str] = {}
         # The state (``GITHUB_STATE``, ``::save-state``) of the action step now running; its
         # pre, main and post share it (as ``STATE_<name>``).
         self.state: dict[str, str] | None = None
@@ -497,16 +500,17 @@ class JobRun:
     def run_step(self, step: Step, scope: StepScope | None = None) -> StepResult:
         """Run one step of the job (or of a composite action: ``scope``); its result."""
         scope = scope or StepScope(self.steps_ctx, {})
-        saved, self.step_key = self.step_key, (*scope.key, step.index)
+        saved = self.step_key, self.step_env
+        self.step_key = (*scope.key, step.index)
         try:
             return self._run_step(step, scope)
         finally:
-            self.step_key = saved
+            self.step_key, self.step_env = saved
 
     def _run_step(self, step: Step, scope: StepScope) -> StepResult:
         self.observe_cancel()
         started = time.monotonic()
-        env = dict(self.env)
+        env = {**self.env, **scope.env}
         ctx = self.contexts(env=env, steps=scope.steps, **scope.extra)
         title = self.interpolate(step.display, ctx, step.pos)
         if not self.condition(step.if_, ctx, step.pos):
@@ -518,6 +522,7 @@ class JobRun:
             env[key] = self.interpolate(
                 value, self.contexts(env=env, steps=scope.steps, **scope.extra), step.pos
             )
+        self.step_env = {**scope.env, **{k: env[k] for k in step.env}}
         ctx = self.contexts(env=env, steps=scope.steps, **scope.extra)
         self.log.group(title)
         outputs: dict[str, str] = {}
@@ -769,9 +774,10 @@ class JobRun:
 
 @dataclass
 class StepScope:
-    """The ``steps`` context steps see (the job's, or a composite action's own), and the
-    ``step_key`` of the composite action step they are in (``()`` for the job's)."""
+    """The ``steps`` context steps see (the job's, or a composite action's own); for a
+    composite's steps, the ``step_key`` and ``step_env`` of the composite action's step."""
 
     steps: dict[str, Any]
     extra: dict[str, Any]
     key: tuple[int, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)

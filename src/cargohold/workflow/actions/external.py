@@ -1,12 +1,14 @@
 """Actions that are not built in: ``./path`` in the workspace, or ``owner/repo@ref`` cloned.
 
 An action directory holds ``action.yml`` (or ``action.yaml``). ``runs.using: composite`` runs
-its steps here, with its own ``steps`` context and ``inputs`` (defaults applied); ``node*``
-runs ``runs.main`` with node when it is installed (inputs as ``INPUT_<NAME>``), its
-``runs.pre`` before the job's first step (``run_pre_steps``; remote actions only, as on GitHub,
-where a local action is not checked out yet when the job starts) and its ``runs.post`` after
-the job's last step (registered when the main step starts; ``post-if``/``pre-if`` default to
-``always()``); the three share the action's state (``GITHUB_STATE`` -> ``STATE_<name>``).
+its steps here, with its own ``steps`` context and ``inputs`` (defaults applied), its step's
+``env`` seen by them; ``node*`` runs ``runs.main`` with node when it is installed (inputs as
+``INPUT_<NAME>``), its ``runs.pre`` before the job's first step (``run_pre_steps``; remote
+actions only, as on GitHub, where a local action is not checked out yet when the job starts)
+and its ``runs.post`` after the job's last step (registered when the main step starts;
+``post-if``/``pre-if`` default to ``always()``); the three share the action's state
+(``GITHUB_STATE`` -> ``STATE_<name>``). The pre and post of actions a composite action uses
+are grouped in a ``Pre``/``Post`` step of the composite (``job.Phase``), as GitHub does.
 ``docker`` actions fail (no container runtime is used). Remote actions are cloned with
 ``git clone --depth 1 --branch REF <actions source>/<owner>/<repo>`` (the source is a git URL
 base, ``https://github.com`` unless ``--actions-source`` says otherwise).
@@ -195,7 +197,7 @@ def _composite(
     inputs: Mapping[str, str],
     label: str,
 ) -> dict[str, str]:
-    scope = StepScope({}, {"inputs": dict(inputs)}, run.step_key)
+    scope = StepScope({}, {"inputs": dict(inputs)}, run.step_key, dict(run.step_env))
     saved_status = run.status
     for step in composite_steps(node, directory):
         if step.run is not None and not step.shell:
