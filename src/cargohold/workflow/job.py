@@ -210,7 +210,7 @@ class JobRun:
         self._cancel_deadline: float | None = None
         # The signals of the steps now running, the job's own first (set-up work, such as
         # fetching actions, is stopped by a cancellation too); the innermost is ``signal``.
-        # A step that started after the cancellation is not stopped by it (``_after_cancel``).
+        # A step that started after the cancellation is not stopped by it (the flag beside it).
         self._signals: list[tuple[StepSignal, bool]] = [(StepSignal(), False)]
         # Whether the step now running started after the cancellation, and when it must end
         # (its own timeout-minutes, an enclosing composite's, or the cancel grace).

@@ -28,7 +28,9 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from socket import SOCK_STREAM
 from typing import Any
 
 from cargohold.workflow.interrupt import StepSignal
@@ -265,47 +267,92 @@ def manifest_json(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _stoppable(
-    base: type[http.client.HTTPConnection], signal: StepSignal
-) -> type[http.client.HTTPConnection]:
-    """``base`` whose socket is shut down when ``signal`` fires. The socket is held here, not
-    read from ``self.sock``: urllib detaches it from the connection once the response starts,
-    and the body is still read from it."""
+class _StoppableHttp(http.client.HTTPConnection):
+    """A connection whose socket is shut down when ``signal`` fires, from before it connects
+    (a registry whose queue is full never completes the handshake). The sockets are held
+    here, not read from ``self.sock``: urllib detaches it from the connection once the
+    response starts, and the body is still read from it."""
 
-    class Stoppable(base):  # type: ignore[misc,valid-type]
-        def connect(self) -> None:
-            super().connect()
-            sock = self.sock
-            self._release = signal.register(lambda: _shutdown(sock))
+    def __init__(self, signal: StepSignal, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signal = signal
+        self._releases: list[Callable[[], None]] = []
+        vars(self)["_create_connection"] = self._connect_watched  # not in the stubs
 
-        def close(self) -> None:
-            release = getattr(self, "_release", None)
-            if release is not None:
-                release()
-            super().close()
+    def _connect_watched(
+        self, address: tuple[str, int], timeout: Any, source_address: Any = None
+    ) -> socket.socket:
+        """``socket.create_connection``, each socket watched before it connects."""
+        error: OSError | None = None
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(*address, 0, SOCK_STREAM):
+            self._signal.check()
+            sock = socket.socket(family, kind, proto)
+            self._watch(sock)
+            try:
+                if isinstance(timeout, int | float):
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        raise error or OSError(f"cannot resolve {address[0]}")
 
-    return Stoppable
+    def _watch(self, sock: socket.socket) -> None:
+        self._releases.append(self._signal.register(lambda: _shutdown(sock)))
+
+    def close(self) -> None:
+        for release in self._releases:
+            release()
+        self._releases.clear()
+        super().close()
 
 
-def _shutdown(sock: socket.socket | None) -> None:
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+class _StoppableHttps(_StoppableHttp, http.client.HTTPSConnection):
+    """TLS too: the handshake is done after the TLS socket is watched (``wrap_socket`` takes
+    the descriptor away from the TCP socket, and a handshake may stall as well)."""
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        attrs = vars(self)  # http.client's, not in the stubs
+        host = attrs["_tunnel_host"] or self.host
+        tls = attrs["_context"].wrap_socket(
+            self.sock, server_hostname=host, do_handshake_on_connect=False
+        )
+        self.sock = tls
+        self._watch(tls)
+        tls.do_handshake()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Shut the socket's descriptor down, which wakes a thread blocked on it. The plain
+    socket's method even for TLS: ``SSLSocket.shutdown`` would also drop its TLS object
+    under the feet of the thread reading through it."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Http(urllib.request.HTTPHandler):
     def __init__(self, signal: StepSignal) -> None:
         super().__init__()
-        self._connection = _stoppable(http.client.HTTPConnection, signal)
+        self._signal = signal
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
+        def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            return _StoppableHttp(self._signal, host, **kwargs)
+
+        return self.do_open(connection, req)
 
 
 class _Https(urllib.request.HTTPSHandler):
     def __init__(self, signal: StepSignal) -> None:
         super().__init__()
-        self._connection = _stoppable(http.client.HTTPSConnection, signal)
+        self._signal = signal
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
+        def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            return _StoppableHttps(self._signal, host, **kwargs)
+
+        return self.do_open(connection, req)

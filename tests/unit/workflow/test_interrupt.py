@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cargohold.workflow.interrupt import Interrupted, StepSignal
+from cargohold.workflow.ociclient import RegistryClient
 from cargohold.workflow.refs import Aliases
 from support.workflow_run import run_text
 
@@ -184,6 +185,52 @@ jobs:
     assert "always-2 cancelled" in log
     assert not list((tmp_path / "work" / "_actions").rglob("action.yml"))
     assert len(issuer.revoked) == 1
+
+
+@pytest.fixture
+def full_queue_port() -> Iterator[int]:
+    """A port whose accept queue is full: a new connection's handshake never completes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(0)
+    queued = []
+    for _ in range(4):  # the queue takes one or two (kernels differ); the rest time out
+        client = socket.socket()
+        client.settimeout(0.2)
+        try:
+            client.connect(sock.getsockname())
+        except OSError:
+            client.close()
+            break
+        queued.append(client)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        for client in queued:
+            client.close()
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("port", "insecure"),
+    [("unanswering_port", True), ("unanswering_port", False), ("full_queue_port", True)],
+)
+def test_a_fired_signal_stops_a_request_waiting_on_a_silent_registry(
+    request: pytest.FixtureRequest, port: str, insecure: bool
+) -> None:
+    # Plain HTTP waits for the answer, TLS in its handshake, a full queue in the connect.
+    signal = StepSignal()
+    where = f"127.0.0.1:{request.getfixturevalue(port)}"
+    client = RegistryClient(where, None, insecure=insecure, signal=signal)
+    timer = threading.Timer(0.2, signal.fire, args=("stopped here",))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted, match=r"^stopped here$"):
+            client.login()
+    finally:
+        timer.cancel()
+    with pytest.raises(Interrupted):  # and nothing starts after
+        client.get_blob("acme/shop", "sha256:" + "0" * 64)
 
 
 # -- the signal itself --------------------------------------------------------------------

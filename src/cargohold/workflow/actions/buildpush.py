@@ -16,6 +16,7 @@ registry's answer unchanged:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -299,9 +300,10 @@ def _buildah(
     finally:
         # Clean-up, also after the step was stopped (so not through the step's signal): the
         # local image would otherwise stay in buildah's storage.
-        subprocess.run(
-            [buildah, "rmi", "--force", local], capture_output=True, check=False, timeout=60
-        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                [buildah, "rmi", "--force", local], capture_output=True, check=False, timeout=60
+            )
     return {
         "digest": digest,
         "imageid": image_id,
