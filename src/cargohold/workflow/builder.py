@@ -120,6 +120,8 @@ class BuildRequest:
     epoch: int = 0
     fetch_base: Callable[[str, Platform], BaseImage] | None = None
     log: Callable[[str], None] = lambda line: None
+    # Called before each instruction: raises to stop the build (the step was interrupted).
+    check: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +253,7 @@ class _Stage:
         global_args: dict[str, str] = {}
         stage_started = False
         for ins in instructions:
+            self.req.check()
             where = f"{self.req.dockerfile.name}:{ins.line}"
             try:
                 if not stage_started:

@@ -6,9 +6,13 @@
 Steps run in order; a step's ``if`` (with the implicit ``success()``) sees the job status so
 far; a failing step with ``continue-on-error`` has outcome failure and conclusion success.
 The job's ``timeout-minutes`` (default 360, expressions allowed) is enforced as on GitHub: when
-it passes, the job is cancelled (``cancel``): the running process is killed, that step's outcome
+it passes, the job is cancelled (``cancel``): the running step is stopped, that step's outcome
 is ``cancelled``, later steps run only when their ``if`` holds for a cancelled job
-(``always()``, ``cancelled()``), and the job's outcome is ``cancelled``. Node actions' ``pre``
+(``always()``, ``cancelled()``), and the job's outcome is ``cancelled``. A step's own
+``timeout-minutes`` stops it the same way (its outcome is then ``failure``). Stopping is the
+step's ``StepSignal`` (``interrupt``): it kills the process tree of a ``run:`` step, a node
+action or a helper a built-in action started (``watch``, ``call``), shuts down a built-in
+action's registry connections, and its Python loops check it. Node actions' ``pre``
 scripts run before the first step and their ``post`` scripts after the last, in reverse.
 ``run:`` steps go to a shell with GitHub's file commands (``GITHUB_ENV``, ``GITHUB_OUTPUT``,
 ``GITHUB_PATH``, ``GITHUB_STEP_SUMMARY``) and workflow commands on stdout; ``uses:`` steps go
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cargohold.workflow import expressions
+from cargohold.workflow.interrupt import Interrupted, StepSignal
 from cargohold.workflow.log import Log, parse_file_command
 from cargohold.workflow.model import Job, Step, Workflow
 from cargohold.workflow.ociclient import Credentials
@@ -51,6 +56,8 @@ DEFAULT_TIMEOUT_MINUTES = 360.0
 # them: its runner's cancel timeout, 5 minutes.
 CANCEL_GRACE_SECONDS = 300.0
 RUNNER_NAME = "cargohold"
+# GitHub's line for a step stopped by the job's cancellation.
+CANCELED = "The operation was canceled."
 
 
 class StepFailedError(Exception):
@@ -88,15 +95,29 @@ class JobResult:
 
 
 @dataclass
-class PostStep:
-    """A node action's ``post`` script, registered when its main step starts."""
+class Phase:
+    """The ``pre`` or ``post`` of an action step, run as one step of its own.
+
+    A node action's is its script (``argv``, with ``env`` and the action's ``state``). A
+    composite action's holds the phases of the actions it uses (``children``, in step order;
+    posts run the last registered first, ``lifo``), as GitHub runs them: inside one step
+    titled after the composite, whose own condition is ``always()``. ``extra`` is what the
+    condition's contexts add (``steps``, the composite's ``inputs``). A post group is added
+    to its parent (``attached``) when its first post is registered: a composite whose actions
+    registered none has no post step.
+    """
 
     step: Step
     title: str
     condition: str
-    argv: list[str]
-    env: dict[str, str]
-    state: dict[str, str]
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    state: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    children: list[Phase] = field(default_factory=list)
+    lifo: bool = False
+    parent: Phase | None = None
+    attached: bool = False
 
 
 def truthy_text(value: str) -> bool:
@@ -168,20 +189,31 @@ class JobRun:
                 "max-parallel": 1,
             }
         )
-        self.posts: list[PostStep] = []
+        self.posts: list[Phase] = []
+        # The post step of the composite action now running, if any (``register_post``).
+        self.post_group: Phase | None = None
+        # Where the action step now running is: step indexes from the job's down through the
+        # composite actions it is in. Its pre, main and post find their shared state by it.
+        self.step_key: tuple[int, ...] = ()
+        # The ``env:`` of that step and of the composite steps it is in (not the job's, which
+        # steps may change with GITHUB_ENV): the steps of a composite action it runs see it.
+        self.step_env: dict[str, str] = {}
         # The state (``GITHUB_STATE``, ``::save-state``) of the action step now running; its
         # pre, main and post share it (as ``STATE_<name>``).
         self.state: dict[str, str] | None = None
-        self.action_states: dict[int, dict[str, str]] = {}
+        self.action_states: dict[tuple[int, ...], dict[str, str]] = {}
         # Cancellation (the job's timeout, or the runner): set from another thread.
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._cancel_reason = ""
         self._cancel_logged = False
         self._cancel_deadline: float | None = None
-        self._proc: subprocess.Popen[str] | None = None
-        # Whether the step now running started after the cancellation (then it is not killed
-        # by it), and when it must end (its own timeout-minutes, or the cancel grace).
+        # The signals of the steps now running, the job's own first (set-up work, such as
+        # fetching actions, is stopped by a cancellation too); the innermost is ``signal``.
+        # A step that started after the cancellation is not stopped by it (the flag beside it).
+        self._signals: list[tuple[StepSignal, bool]] = [(StepSignal(), False)]
+        # Whether the step now running started after the cancellation, and when it must end
+        # (its own timeout-minutes, an enclosing composite's, or the cancel grace).
         self._step_after_cancel = False
         self._step_deadline: float | None = None
         self._deadline_message = ""
@@ -326,16 +358,24 @@ class JobRun:
     # -- cancellation ---------------------------------------------------------------------
 
     def cancel(self, reason: str) -> None:
-        """Cancel the job (any thread): the running process is killed; later steps run only
-        when their condition holds for a cancelled job, within ``CANCEL_GRACE_SECONDS``."""
+        """Cancel the job (any thread): the running step is stopped (its processes killed, a
+        built-in action's HTTP connections shut down); later steps run only when their
+        condition holds for a cancelled job, within ``CANCEL_GRACE_SECONDS``."""
         with self._lock:
             if self._cancelled.is_set():
                 return
             self._cancel_reason = reason
             self._cancel_deadline = time.monotonic() + CANCEL_GRACE_SECONDS
             self._cancelled.set()
-            if self._proc is not None and not self._step_after_cancel:
-                kill_tree(self._proc)
+            running = [s for s, after_cancel in self._signals if not after_cancel]
+        for step_signal in running:
+            step_signal.fire(CANCELED)
+
+    @property
+    def signal(self) -> StepSignal:
+        """The running step's stop signal: what a built-in action starts registers with it
+        (``watch``, ``call``, ``RegistryClient(signal=...)``) and its loops ``check`` it."""
+        return self._signals[-1][0]
 
     @property
     def cancelled(self) -> bool:
@@ -351,100 +391,126 @@ class JobRun:
             self.log.error(self._cancel_reason)
 
     @contextlib.contextmanager
-    def watch(self, proc: subprocess.Popen[str]) -> Iterator[threading.Event]:
-        """Kill ``proc`` when the step's deadline passes (the event it yields is then set) or
-        when the job is cancelled while it runs."""
-        timed_out = threading.Event()
-        timer = None
-        if self._step_deadline is not None:
-
-            def expire() -> None:
-                timed_out.set()
-                kill_tree(proc)
-
-            timer = threading.Timer(max(0.0, self._step_deadline - time.monotonic()), expire)
-            timer.daemon = True
-            timer.start()
-        with self._lock:
-            self._proc = proc
-            if self._cancelled.is_set() and not self._step_after_cancel:
-                kill_tree(proc)  # cancelled between the step's start and this process's
+    def watch(self, proc: subprocess.Popen[str]) -> Iterator[None]:
+        """Kill ``proc``'s tree (it leads its own session) when the running step's signal
+        fires: at its deadline, or when the job is cancelled while it runs (at once when that
+        already happened). After the block, ``self.signal.check()`` says whether it was."""
         try:
-            yield timed_out
+            with self.signal.stopping(lambda: kill_tree(proc)):
+                yield
         except BaseException:
             kill_tree(proc)  # e.g. ^C: the child is in its own session and did not see it
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-            with self._lock:
-                self._proc = None
 
-    def interrupted(self, timed_out: threading.Event) -> None:
-        """After a watched process: raise when it was killed by a cancel or a deadline."""
-        if self._cancelled.is_set() and not self._step_after_cancel:
-            raise StepFailedError("The operation was canceled.")
-        if timed_out.is_set():
-            raise StepFailedError(self._deadline_message)
+    def call(self, argv: list[str], cwd: Path | None = None) -> tuple[int, str, str]:
+        """Run a helper process of a built-in action (git, skopeo...) to its end: (exit code,
+        stdout, stderr). It is stopped like a ``run:`` step's process, and then ``Interrupted``
+        is raised; ``OSError`` when it cannot start."""
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # so a timeout or cancel kills the whole tree
+        )
+        with self.watch(proc), proc:
+            out, err = proc.communicate()
+        self.signal.check()
+        return proc.returncode, out, err
+
+    def register_post(self, phase: Phase) -> None:
+        """Register a node action's post when its main step starts: in the job's list, or
+        in the post step of the composite action it is used by."""
+        self._add_post(phase, self.post_group)
+
+    def _add_post(self, phase: Phase, group: Phase | None) -> None:
+        if group is None:
+            self.posts.append(phase)
+            return
+        if not group.attached:
+            group.attached = True
+            self._add_post(group, group.parent)
+        group.children.append(phase)
 
     def run_post_steps(self) -> None:
-        """Node actions' ``post`` scripts, the last registered first, each when its
-        ``post-if`` (default ``always()``) holds for the job's status by then."""
+        """Actions' posts, the last registered first, each when its ``post-if`` (default
+        ``always()``) holds for the job's status by then."""
         while self.posts:
-            post = self.posts.pop()
-            self.run_phase(post.step, post.title, post.condition, post.argv, post.env, post.state)
+            self.run_phase(self.posts.pop())
 
-    def run_phase(
-        self,
-        step: Step,
-        title: str,
-        condition: str,
-        argv: list[str],
-        env: Mapping[str, str],
-        state: dict[str, str],
-        steps: dict[str, Any] | None = None,
-    ) -> StepResult:
-        """A ``pre`` or ``post`` script of an action: its condition is evaluated against the
-        job's status (``always()`` unless the action says otherwise); the state saved by the
-        action's other phases is in ``STATE_<name>``; a failure fails the job."""
+    def run_phase(self, phase: Phase) -> StepResult:
+        """A ``pre`` or ``post`` step: its condition is evaluated against the job's status
+        (``always()`` unless the action says otherwise); the state saved by the action's
+        other phases is in ``STATE_<name>``; a failure fails the job."""
         self.observe_cancel()
         started = time.monotonic()
-        ctx = self.contexts(env=env, **({} if steps is None else {"steps": steps}))
-        if not self.condition(condition, ctx, step.pos):
-            self.log.line(f"Skipped: {title} (if: {condition} is false)")
-            result = StepResult(step, title, "skipped", "skipped", 0.0)
+        if not self._phase_holds(phase):
+            result = StepResult(phase.step, phase.title, "skipped", "skipped", 0.0)
             self.results.append(result)
             return result
-        self.log.group(title)
+        self.log.group(phase.title)
+        outcome = self._phase_body(phase)
+        self.log.endgroup()
+        if outcome == "failure":
+            self.status = "failure"
+        self.observe_cancel()
+        result = StepResult(phase.step, phase.title, outcome, outcome, time.monotonic() - started)
+        self.results.append(result)
+        return result
+
+    def _phase_holds(self, phase: Phase) -> bool:
+        ctx = self.contexts(env=phase.env, **phase.extra)
+        if self.condition(phase.condition, ctx, phase.step.pos):
+            return True
+        self.log.line(f"Skipped: {phase.title} (if: {phase.condition} is false)")
+        return False
+
+    def _phase_body(self, phase: Phase) -> str:
+        """Run a phase's script, or its children's (each when its condition holds); its
+        outcome: failure when one failed, cancelled when it was stopped by a cancel."""
+        if not phase.argv:
+            outcomes = []
+            for child in reversed(phase.children) if phase.lifo else list(phase.children):
+                if self._phase_holds(child):
+                    self.log.line(child.title)
+                    outcomes.append(self._phase_body(child))
+            return next((o for o in ("failure", "cancelled") if o in outcomes), "success")
         outcome = "success"
-        proc_env = {**env, **{f"STATE_{k}": v for k, v in state.items()}}
-        saved_state, self.state = self.state, state
+        ctx = self.contexts(env=phase.env, **phase.extra)
+        proc_env = {**phase.env, **{f"STATE_{k}": v for k, v in phase.state.items()}}
+        saved_state, self.state = self.state, phase.state
         with self.step_limits(None, ctx) as (after_cancel, _):
             try:
-                self.run_argv(argv, self.workspace, proc_env)
-            except StepFailedError as exc:
+                self.run_argv(phase.argv, self.workspace, proc_env)
+            except (StepFailedError, Interrupted) as exc:
                 self.log.error(str(exc))
                 outcome = "failure"
             if self._cancelled.is_set() and not after_cancel:
                 outcome = "cancelled"
         self.state = saved_state
-        self.log.endgroup()
-        if outcome == "failure":
-            self.status = "failure"
-        self.observe_cancel()
-        result = StepResult(step, title, outcome, outcome, time.monotonic() - started)
-        self.results.append(result)
-        return result
+        return outcome
 
     def job_outputs(self) -> dict[str, str]:
         ctx = self.contexts()
         return {k: self.interpolate(v, ctx, self.job.pos) for k, v in self.job.outputs.items()}
 
     def run_step(self, step: Step, scope: StepScope | None = None) -> StepResult:
+        """Run one step of the job (or of a composite action: ``scope``); its result."""
         scope = scope or StepScope(self.steps_ctx, {})
+        saved = self.step_key, self.step_env
+        self.step_key = (*scope.key, step.index)
+        try:
+            return self._run_step(step, scope)
+        finally:
+            self.step_key, self.step_env = saved
+
+    def _run_step(self, step: Step, scope: StepScope) -> StepResult:
         self.observe_cancel()
         started = time.monotonic()
-        env = dict(self.env)
+        env = {**self.env, **scope.env}
         ctx = self.contexts(env=env, steps=scope.steps, **scope.extra)
         title = self.interpolate(step.display, ctx, step.pos)
         if not self.condition(step.if_, ctx, step.pos):
@@ -456,6 +522,7 @@ class JobRun:
             env[key] = self.interpolate(
                 value, self.contexts(env=env, steps=scope.steps, **scope.extra), step.pos
             )
+        self.step_env = {**scope.env, **{k: env[k] for k in step.env}}
         ctx = self.contexts(env=env, steps=scope.steps, **scope.extra)
         self.log.group(title)
         outputs: dict[str, str] = {}
@@ -470,15 +537,14 @@ class JobRun:
                     from cargohold.workflow.actions import dispatch
 
                     outputs = dispatch(self, step, env, ctx)
-            except StepFailedError as exc:
+            except (StepFailedError, Interrupted) as exc:
                 self.log.error(str(exc))
                 outcome = "failure"
             except WorkflowError as exc:
                 self.log.error(str(exc))
                 outcome = "failure"
             if self._cancelled.is_set() and not after_cancel:
-                # Cancelled while it ran (a built-in action is not interrupted: it ends first).
-                outcome = "cancelled"
+                outcome = "cancelled"  # it was stopped, whatever it was (run:, action)
         self.log.endgroup()
         conclusion = outcome
         if outcome == "failure":
@@ -517,16 +583,28 @@ class JobRun:
                 limits.append((time.monotonic() + seconds, message))
             else:
                 error = f"timeout-minutes {minutes!r} is not a positive number"
+        signal = StepSignal()
         with self._lock:
             after_cancel = self._cancelled.is_set() or saved[0]
             if self._cancel_deadline is not None and after_cancel:
                 message = "The step ran past the cancelled job's grace period and was killed."
                 limits.append((self._cancel_deadline, message))
+            self._signals.append((signal, after_cancel))
         self._step_after_cancel = after_cancel
         self._step_deadline, self._deadline_message = min(limits) if limits else (None, "")
+        timer = None
+        if self._step_deadline is not None:
+            delay = max(0.0, self._step_deadline - time.monotonic())
+            timer = threading.Timer(delay, signal.fire, args=(self._deadline_message,))
+            timer.daemon = True
+            timer.start()
         try:
             yield after_cancel, error
         finally:
+            if timer is not None:
+                timer.cancel()
+            with self._lock:
+                self._signals.pop()
             self._step_after_cancel, self._step_deadline, self._deadline_message = saved
 
     def _record(self, step: Step, result: StepResult, scope: StepScope) -> None:
@@ -666,7 +744,7 @@ class JobRun:
         except OSError as exc:
             raise StepFailedError(f"cannot start shell {argv[0]!r}: {exc}") from exc
         # ``with proc`` closes the pipe and reaps the child even when logging raises.
-        with self.watch(proc) as timed_out, proc:
+        with self.watch(proc), proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 self.log.step_output(line, self._legacy_command)
@@ -674,7 +752,7 @@ class JobRun:
         outputs = self.collect(files)
         outputs.update(self._legacy_outputs)
         self._legacy_outputs = {}
-        self.interrupted(timed_out)
+        self.signal.check()
         if code != 0:
             raise StepFailedError(f"Process completed with exit code {code}.")
         return outputs
@@ -696,7 +774,10 @@ class JobRun:
 
 @dataclass
 class StepScope:
-    """The ``steps`` context steps see (the job's, or a composite action's own)."""
+    """The ``steps`` context steps see (the job's, or a composite action's own); for a
+    composite's steps, the ``step_key`` and ``step_env`` of the composite action's step."""
 
     steps: dict[str, Any]
     extra: dict[str, Any]
+    key: tuple[int, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)

@@ -10,19 +10,30 @@ token from the realm with HTTP Basic (the login's credentials) for the scope
 ``repository:NAME:pull,push``; ``Basic`` challenges get the credentials directly. A refused
 request raises ``RegistryError`` whose ``str()`` is what docker prints: ``denied: <message>``
 (the OCI error code lower-cased, then the registry's message unchanged).
+
+With a ``signal`` (``interrupt.StepSignal``), a request in flight when it fires is stopped at
+once: its connection is shut down, which wakes a send or a read blocked on a stalled registry,
+and ``Interrupted`` is raised instead of a ``RegistryError``; no request starts after it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import http.client
 import json
 import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from socket import SOCK_STREAM
 from typing import Any
+
+from cargohold.workflow.interrupt import StepSignal
 
 TIMEOUT = 120.0
 MANIFEST_TYPES = (
@@ -68,11 +79,24 @@ _PARAM = re.compile(r'(\w+)="([^"]*)"')
 class RegistryClient:
     """One registry host; remembers bearer tokens per scope for the client's lifetime."""
 
-    def __init__(self, host: str, creds: Credentials | None, *, insecure: bool) -> None:
+    def __init__(
+        self,
+        host: str,
+        creds: Credentials | None,
+        *,
+        insecure: bool,
+        signal: StepSignal | None = None,
+    ) -> None:
         self.host = host
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self.creds = creds
+        self.signal = signal
         self._tokens: dict[str, str] = {}
+        self._opener = (
+            urllib.request.build_opener()
+            if signal is None
+            else urllib.request.build_opener(_Http(signal), _Https(signal))
+        )
 
     # -- transport --------------------------------------------------------------------------
 
@@ -84,12 +108,17 @@ class RegistryClient:
         data: bytes | None,
     ) -> tuple[int, dict[str, str], bytes]:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        if self.signal is not None:
+            self.signal.check()
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:
-                return resp.status, dict(resp.headers.items()), resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers.items()), exc.read()
-        except (urllib.error.URLError, OSError) as exc:
+            try:
+                with self._opener.open(request, timeout=TIMEOUT) as resp:
+                    return resp.status, dict(resp.headers.items()), resp.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, dict(exc.headers.items()), exc.read()
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if self.signal is not None:
+                self.signal.check()  # shut down by the signal: say that, not "cannot reach"
             raise RegistryError(0, f"cannot reach {self.host}: {exc}") from exc
 
     def request(
@@ -236,3 +265,94 @@ def _header(headers: dict[str, str], name: str) -> str:
 def manifest_json(data: Any) -> bytes:
     """Canonical manifest bytes (sorted keys, no spaces) so the same image gives one digest."""
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _StoppableHttp(http.client.HTTPConnection):
+    """A connection whose socket is shut down when ``signal`` fires, from before it connects
+    (a registry whose queue is full never completes the handshake). The sockets are held
+    here, not read from ``self.sock``: urllib detaches it from the connection once the
+    response starts, and the body is still read from it."""
+
+    def __init__(self, signal: StepSignal, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signal = signal
+        self._releases: list[Callable[[], None]] = []
+        vars(self)["_create_connection"] = self._connect_watched  # not in the stubs
+
+    def _connect_watched(
+        self, address: tuple[str, int], timeout: Any, source_address: Any = None
+    ) -> socket.socket:
+        """``socket.create_connection``, each socket watched before it connects."""
+        error: OSError | None = None
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(*address, 0, SOCK_STREAM):
+            self._signal.check()
+            sock = socket.socket(family, kind, proto)
+            self._watch(sock)
+            try:
+                if isinstance(timeout, int | float):
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        raise error or OSError(f"cannot resolve {address[0]}")
+
+    def _watch(self, sock: socket.socket) -> None:
+        self._releases.append(self._signal.register(lambda: _shutdown(sock)))
+
+    def close(self) -> None:
+        for release in self._releases:
+            release()
+        self._releases.clear()
+        super().close()
+
+
+class _StoppableHttps(_StoppableHttp, http.client.HTTPSConnection):
+    """TLS too: the handshake is done after the TLS socket is watched (``wrap_socket`` takes
+    the descriptor away from the TCP socket, and a handshake may stall as well)."""
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        attrs = vars(self)  # http.client's, not in the stubs
+        host = attrs["_tunnel_host"] or self.host
+        tls = attrs["_context"].wrap_socket(
+            self.sock, server_hostname=host, do_handshake_on_connect=False
+        )
+        self.sock = tls
+        self._watch(tls)
+        tls.do_handshake()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Shut the socket's descriptor down, which wakes a thread blocked on it. The plain
+    socket's method even for TLS: ``SSLSocket.shutdown`` would also drop its TLS object
+    under the feet of the thread reading through it."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Http(urllib.request.HTTPHandler):
+    def __init__(self, signal: StepSignal) -> None:
+        super().__init__()
+        self._signal = signal
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            return _StoppableHttp(self._signal, host, **kwargs)
+
+        return self.do_open(connection, req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def __init__(self, signal: StepSignal) -> None:
+        super().__init__()
+        self._signal = signal
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            return _StoppableHttps(self._signal, host, **kwargs)
+
+        return self.do_open(connection, req)

@@ -241,3 +241,172 @@ jobs:
     assert result.jobs[0].outcome == "failure", log
     assert message in log
     assert "after-2" in log
+
+
+# -- actions used by composite actions ----------------------------------------------------
+
+
+def publish_files(tmp_path: Path, name: str, files: dict[str, str]) -> None:
+    """An action ``acme/<name>@v1`` made of ``files`` under the actions source."""
+    src = tmp_path / "src" / name
+    src.mkdir(parents=True)
+    for path, text in files.items():
+        (src / path).write_text(text)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(src)], check=True)
+    subprocess.run([*git, "-C", str(src), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(src), "commit", "-qm", "action"], check=True)
+    subprocess.run([*git, "-C", str(src), "tag", "v1"], check=True)
+    bare = tmp_path / "actions" / "acme" / name
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(bare)], check=True)
+
+
+def composite(steps: str, inputs: str = "{}") -> dict[str, str]:
+    return {
+        "action.yml": f"name: c\ninputs: {inputs}\nruns:\n  using: composite\n  steps:\n{steps}"
+    }
+
+
+def test_pre_and_post_of_actions_a_composite_action_uses(tmp_path: Path) -> None:
+    # GitHub (actions/runner#1222): the composite gets one "Pre" step at set-up running the
+    # pre of the remote actions it uses, at any depth, in their order, each under its pre-if;
+    # and one "Post" step running their posts, the last one first.
+    publish(tmp_path, "first", FULL)
+    publish(tmp_path, "inner", FULL)
+    publish(
+        tmp_path, "guarded", '  pre: pre.js\n  pre-if: "false"\n  main: main.js\n  post: post.js\n'
+    )
+    publish(tmp_path, "leaf", FULL)
+    publish(tmp_path, "nopre", "  main: main.js\n")
+    publish_files(
+        tmp_path,
+        "deeper",
+        composite(
+            '    - uses: acme/leaf@v1\n      with: {tag: L, who: "${{ inputs.who }}"}\n',
+            "{who: {default: deep-default}}",
+        ),
+    )
+    publish_files(
+        tmp_path,
+        "combo",
+        composite(
+            '    - run: echo "combo-$((1 + 1)) main $OUTER"\n      shell: bash\n'
+            "    - uses: acme/inner@v1\n      env: {NESTED: n}\n"
+            '      with: {tag: I, who: "${{ inputs.who }}-${{ env.OUTER }}-${{ env.NESTED }}"}\n'
+            "    - uses: acme/guarded@v1\n      with: {tag: G}\n"
+            "    - uses: acme/nopre@v1\n      with: {tag: N}\n"
+            "    - uses: acme/deeper@v1\n",
+            "{who: {default: nobody}}",
+        ),
+    )
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    env: {WHO: job-env}
+    steps:
+      - uses: acme/first@v1
+        with: {tag: A}
+      - uses: acme/combo@v1
+        env: {OUTER: o}
+        with: {who: "${{ env.WHO }}"}
+      - run: echo "step-$((1 + 2)) ran"
+"""
+    result, log = run(text, tmp_path)
+    assert result.ok, log
+    positions = order(
+        log,
+        "A:pre who=nobody state=\n",
+        "I:pre who=job-env-o-n state=\n",
+        "L:pre who=deep-default state=\n",
+        "A:main",
+        "combo-2 main o\n",
+        "I:main who=job-env-o-n state=STATE_pre=1\n",
+        "G:main who=nobody state=\n",
+        "N:main",
+        "L:main who=deep-default state=STATE_pre=1\n",
+        "step-3 ran",
+        "L:post who=deep-default state=STATE_main=1,STATE_pre=1\n",
+        "G:post who=nobody state=STATE_main=1\n",
+        "I:post who=job-env-o-n state=STATE_main=1,STATE_pre=1\n",
+        "A:post",
+    )
+    assert positions == sorted(positions), log
+    assert "G:pre" not in log
+    assert [s.title for s in result.jobs[0].steps] == [
+        "Pre Run acme/first@v1",
+        "Pre Run acme/combo@v1",
+        "Run acme/first@v1",
+        "Run acme/combo@v1",
+        'Run echo "step-$((1 + 2)) ran"',
+        "Post Run acme/combo@v1",
+        "Post Run acme/first@v1",
+    ]
+
+
+def test_a_failing_nested_pre_fails_the_job_at_set_up(tmp_path: Path) -> None:
+    publish(tmp_path, "inner", FULL)
+    publish_files(
+        tmp_path, "combo", composite("    - uses: acme/inner@v1\n      with: {tag: I, fail: pre}\n")
+    )
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: acme/combo@v1
+      - if: always()
+        run: echo "always-$((1 + 1)) ${{ job.status }}"
+"""
+    result, log = run(text, tmp_path)
+    job = result.jobs[0]
+    assert job.outcome == "failure", log
+    assert [(s.title, s.outcome) for s in job.steps] == [
+        ("Pre Run acme/combo@v1", "failure"),
+        ("Run acme/combo@v1", "skipped"),
+        ('Run echo "always-$((1 + 1)) failure"', "success"),
+    ]
+    assert "I:main" not in log and "I:post" not in log and "always-2 failure" in log
+
+
+def test_a_local_composite_action_gets_no_nested_pre_but_its_posts(tmp_path: Path) -> None:
+    publish(tmp_path, "inner", FULL)
+    checkout = tmp_path / "checkout"
+    (checkout / "local").mkdir(parents=True)
+    (checkout / "local" / "action.yml").write_text(
+        composite("    - uses: acme/inner@v1\n      with: {tag: I}\n")["action.yml"]
+    )
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./local
+"""
+    result, log = run(text, tmp_path, context=checkout)
+    assert result.ok, log
+    assert "`pre` execution is not supported for local action from './local'" in log
+    assert "I:pre" not in log
+    assert "I:post who=nobody state=STATE_main=1\n" in log
+    assert [s.title for s in result.jobs[0].steps][-1] == "Post Run ./local"
+
+
+def test_composite_actions_nest_at_most_nine_deep(tmp_path: Path) -> None:
+    # An action that uses itself: GitHub's depth limit stops it, at set-up and in main.
+    publish_files(tmp_path, "loop", composite("    - uses: acme/loop@v1\n"))
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: acme/loop@v1
+"""
+    result, log = run(text, tmp_path)
+    assert result.jobs[0].outcome == "failure"
+    assert "Composite action depth exceeded max depth 9" in log

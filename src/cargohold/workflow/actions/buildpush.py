@@ -16,6 +16,7 @@ registry's answer unchanged:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -140,6 +141,7 @@ def build_push(run: JobRun, step: Step, inputs: Mapping[str, str]) -> dict[str, 
                 epoch=run.renv.source_date_epoch or 0,
                 fetch_base=lambda image, plat: _fetch_base(run, image, plat),
                 log=lambda line: progress.line(n, line),
+                check=run.signal.check,
             )
         )
     except NeedsExecutionError as exc:
@@ -172,7 +174,7 @@ def build_push(run: JobRun, step: Step, inputs: Mapping[str, str]) -> dict[str, 
 
 def _client(run: JobRun, registry: str) -> RegistryClient:
     host, insecure = run.renv.aliases.target(registry)
-    return RegistryClient(host, run.logins.get(registry), insecure=insecure)
+    return RegistryClient(host, run.logins.get(registry), insecure=insecure, signal=run.signal)
 
 
 def _push(run: JobRun, progress: _Steps, ref: ImageRef, result: BuildResult) -> None:
@@ -181,6 +183,7 @@ def _push(run: JobRun, progress: _Steps, ref: ImageRef, result: BuildResult) -> 
     client = _client(run, ref.registry)
     try:
         for blob in result.blobs():
+            run.signal.check()
             short = blob.digest[7:19]
             progress.line(n, f"pushing layer {short}")
             t0 = time.monotonic()
@@ -295,7 +298,12 @@ def _buildah(
         for ref in refs if push else []:
             digest = _buildah_push(run, progress, buildah, local, ref)
     finally:
-        subprocess.run([buildah, "rmi", "--force", local], capture_output=True, check=False)
+        # Clean-up, also after the step was stopped (so not through the step's signal): the
+        # local image would otherwise stay in buildah's storage.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                [buildah, "rmi", "--force", local], capture_output=True, check=False, timeout=60
+            )
     return {
         "digest": digest,
         "imageid": image_id,
@@ -344,14 +352,15 @@ def _stream(run: JobRun, progress: _Steps, n: int, argv: list[str]) -> None:
         start_new_session=True,  # so a timeout or cancel kills the whole tree
     )
     last = ""
-    # ``watch`` kills it on the step's timeout or the job's cancellation; ``with proc`` closes
+    # ``watch`` kills it when the step's signal fires (its timeout, the job's cancellation);
+    # ``Interrupted`` then says so, unwrapped by the callers' "buildx failed". ``with proc`` closes
     # the pipe and reaps the child whatever happens.
-    with run.watch(proc) as timed_out, proc:
+    with run.watch(proc), proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             last = line.rstrip() or last
             progress.line(n, line.rstrip())
         code = proc.wait()
-    run.interrupted(timed_out)
+    run.signal.check()
     if code != 0:
         raise StepFailedError(last.removeprefix("Error: ") or f"{argv[0]} failed")

@@ -42,7 +42,13 @@ def checkout(run: JobRun, step: Step, inputs: Mapping[str, str]) -> dict[str, st
         # Never copy the runner's own work directory into itself.
         return {n for n in names if (Path(directory) / n).resolve() == work_root}
 
-    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True, ignore=skip)
+    def copy(src: str, dst: str) -> object:
+        run.signal.check()  # stopped between files when the step times out or is cancelled
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(
+        source, dest, symlinks=True, dirs_exist_ok=True, ignore=skip, copy_function=copy
+    )
     count = sum(1 for p in dest.rglob("*") if p.is_file() and ".git" not in p.parts)
     run.log.line(f"Checked out {count} files")
     return {"ref": run.renv.event.ref, "commit": run.renv.event.sha}

@@ -9,7 +9,6 @@ next job starts logged out. ``metadata`` computes tags and labels with ``workflo
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -51,7 +50,7 @@ def login(run: JobRun, step: Step, inputs: Mapping[str, str]) -> dict[str, str]:
     run.log.line(f"Logging into {where}...")
     creds = Credentials(username, password)
     try:
-        RegistryClient(host, creds, insecure=insecure).login()
+        RegistryClient(host, creds, insecure=insecure, signal=run.signal).login()
     except RegistryError as exc:
         raise StepFailedError(f"Error response from daemon: login to {registry}: {exc}") from exc
     run.logins[registry] = creds
@@ -63,15 +62,11 @@ def _commit_time(run: JobRun) -> str:
     epoch = run.renv.source_date_epoch
     if epoch is None:
         try:
-            out = subprocess.run(
-                ["git", "-C", str(run.renv.context_dir), "log", "-1", "--format=%ct"],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=10,
+            code, out, _ = run.call(
+                ["git", "-C", str(run.renv.context_dir), "log", "-1", "--format=%ct"]
             )
-            epoch = int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
-        except (OSError, ValueError, subprocess.TimeoutExpired):
+            epoch = int(out.strip()) if code == 0 and out.strip() else None
+        except (OSError, ValueError):
             epoch = None
     moment = datetime.fromtimestamp(epoch, UTC) if epoch is not None else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
