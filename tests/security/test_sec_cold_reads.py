@@ -68,3 +68,17 @@ def test_no_more_warmers_than_threads_are_ever_outstanding(
     finally:
         senders.close()
         os.close(fd)
+
+
+def test_no_warmer_starts_once_the_senders_are_closed(tmp_path: Path) -> None:
+    # A transfer still running during the app's cleanup must not start a pool nobody stops.
+    path = tmp_path / "cold"
+    path.write_bytes(os.urandom(sendfile.WARM_AHEAD))
+    senders = Senders()
+    senders.close()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert senders.warm(fd, 0, sendfile.WARM_AHEAD) is None
+        assert senders._warm_pool is None
+    finally:
+        os.close(fd)

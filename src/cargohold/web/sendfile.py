@@ -60,6 +60,7 @@ class Senders:
         self._pool: ThreadPoolExecutor | None = None
         self._warm_pool: ThreadPoolExecutor | None = None
         self._warm_lock = threading.Lock()
+        self._closed = False  # no new warmer pool once the app is cleaned up
         self._local = threading.local()
 
     @property
@@ -82,7 +83,7 @@ class Senders:
         with self._warm_lock:  # called from sender threads
             # Never more warmers than threads, so none waits in a queue holding a descriptor:
             # a flood of cold pulls must not pile up open files behind two slow ones.
-            if self._warming >= WARMERS:
+            if self._warming >= WARMERS or self._closed:
                 return None
             if self._warm_pool is None:
                 self._warm_pool = ThreadPoolExecutor(WARMERS, thread_name_prefix="cargohold-warm")
@@ -109,6 +110,7 @@ class Senders:
     def close(self) -> None:
         """Stop the threads once their transfers end (the app's cleanup)."""
         with self._warm_lock:
+            self._closed = True
             pools = (self._pool, self._warm_pool)
         for pool in pools:
             if pool is not None:
