@@ -441,7 +441,9 @@ UPLOAD_ADVANCE = Statement(
             _u.claim == bindparam("token"),
             _u.size == bindparam("size"),
         )
-        .values(size=bindparam("new_size"), updated_at=bindparam("at"), claim=None, claimed_at=None)
+        .values(
+            size=bindparam("new_size"), updated_at=bindparam("at"), claim=null(), claimed_at=null()
+        )
     ),
 )
 """(session, token, size, new_size, at): record the new size and free the claim; 1 row when
@@ -452,7 +454,7 @@ UPLOAD_RELEASE = Statement(
     lambda: (
         update(s.uploads)
         .where(_u.id == bindparam("session"), _u.claim == bindparam("token"))
-        .values(claim=None, claimed_at=None)
+        .values(claim=null(), claimed_at=null())
     ),
 )
 """(session, token): free the claim ``token`` without changing the size"""
