@@ -1,19 +1,20 @@
 """A bare HTTP/1.1 server that measures what the machine can do, not what a registry does.
 
     python benchmarks/bare_server.py --port P --file BLOB --method sendfile|readsend \
-        [--upload-dir DIR]
+        [--buffer-mib 1] [--upload-dir DIR]
 
 Every request is answered the same way whatever its path, one thread per connection, blocking
 sockets, no parsing beyond the request line, ``Content-Length`` and ``Range``:
 
 - GET/HEAD send ``--file`` (or the ``Range: bytes=a-b`` of it, 206) with ``os.sendfile``, or
-  with ``readinto`` a 1 MiB buffer and ``sendall``, as ``--method`` says;
-- POST/PATCH/PUT with a body receive it with ``recv_into`` a 1 MiB buffer, hash it with sha256
+  with ``readinto`` a buffer of ``--buffer-mib`` MiB (1 by default) and ``sendall``, as
+  ``--method`` says;
+- POST/PATCH/PUT with a body receive it with ``recv_into`` that buffer, hash it with sha256
   and write it to a new file under ``--upload-dir``, fsync it at the end (as a registry
   commits a blob) and delete it; 201 with the digest in ``Docker-Content-Digest``.
 
-The benchmark runs one per method in its own process: the better of the two GET figures is
-the pull limit, the PUT figure the push limit over the network.
+The benchmark runs one per method (and read + send buffer size) in its own process: the best
+GET figure is the pull limit, the PUT figure the push limit over the network.
 """
 
 from __future__ import annotations
@@ -137,8 +138,11 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--file", required=True)
     p.add_argument("--method", choices=["sendfile", "readsend"], required=True)
+    p.add_argument("--buffer-mib", type=int, default=1)
     p.add_argument("--upload-dir", default=".")
     args = p.parse_args()
+    global BUFFER
+    BUFFER = args.buffer_mib * MIB
     srv = socket.create_server(("127.0.0.1", args.port), backlog=1024)
     while True:
         conn, _ = srv.accept()

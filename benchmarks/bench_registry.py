@@ -10,8 +10,8 @@ data: one random blob of --size-mib MiB generated once on disk and streamed from
 in memory), and repository ``bench/app`` with tags t0..t99, each its own small manifest.
 
 First the machine's limits (limits.py): bare_server.py in its own process sends the blob by
-``os.sendfile`` and, in another, by read + send with a 1 MiB buffer; the better of the two is
-the pull limit. Writing the same bytes with sha256 and an fsync to the same disk is the push
+``os.sendfile`` and, in others, by read + send with 1, 2 and 4 MiB buffers; the best is the
+pull limit. Writing the same bytes with sha256 and an fsync to the same disk is the push
 limit (a bare server receiving a PUT over loopback is printed beside it).
 
 Then per server (median of --repeat runs, for the blob transfers and the loads alike):
@@ -1091,9 +1091,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         if lim is not None:
-            print(f"limits: pull by {lim['pull_whole']['method']} (sendfile "
-                  f"{lim['methods']['sendfile']['pull_whole']['mb_s']:,.1f}, read+send "
-                  f"{lim['methods']['readsend']['pull_whole']['mb_s']:,.1f} MB/s); push = "
+            pulls = ", ".join(f"{name} {figs['pull_whole']['mb_s']:,.1f}"
+                              for name, figs in lim["methods"].items())  # fmt: skip
+            print(f"limits: pull by {lim['pull_whole']['method']} ({pulls} MB/s); push = "
                   f"write+sha256+fsync to the same disk (a bare server receiving it over "
                   f"loopback: {lim['push_net']['mb_s']:,.1f} MB/s)")  # fmt: skip
         print(table(results, lim))
