@@ -438,3 +438,90 @@ def test_a_stopped_warmer_ends_and_closes_its_descriptor(tmp_path: Path) -> None
         warmer.close()  # twice is harmless
     finally:
         os.close(fd)
+
+
+def _large_folio_share(path: Path) -> float | None:
+    """The share of ``path``'s pages in the page cache that sit in large folios, from the
+    kernel's page flags (``/proc/kpageflags``, root only); None when this process cannot read
+    them."""
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as view:
+            start = next(
+                int(line.split("-", 1)[0], 16)
+                for line in Path("/proc/self/maps").read_text().splitlines()
+                if line.endswith(str(path))
+            )
+            large = seen = 0
+            try:
+                with (
+                    open("/proc/self/pagemap", "rb") as pagemap,
+                    open("/proc/kpageflags", "rb") as flags,
+                ):
+                    for page in range(size // mmap.PAGESIZE):
+                        view[page * mmap.PAGESIZE]  # map the cached page
+                        pagemap.seek((start // mmap.PAGESIZE + page) * 8)
+                        entry = int.from_bytes(pagemap.read(8), "little")
+                        frame = entry & ((1 << 55) - 1)
+                        if not entry >> 63 or not frame:  # not mapped after all, or hidden
+                            continue
+                        flags.seek(frame * 8)
+                        bits = int.from_bytes(flags.read(8), "little")
+                        seen += 1
+                        large += bool(bits & (1 << 15 | 1 << 16))  # COMPOUND_HEAD / TAIL
+            except PermissionError:
+                return None
+            return large / seen if seen else None
+    finally:
+        os.close(fd)
+
+
+def _cold_file(tmp_path: Path, size: int) -> Path:
+    path = tmp_path / "cold"
+    path.write_bytes(os.urandom(size))
+    _drop_cache(path)
+    if _cached(path, 0, 4096):
+        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    return path
+
+
+def test_a_warmer_brings_a_file_in_as_a_sequential_read_would(tmp_path: Path) -> None:
+    """In large folios where the kernel reads so, not in single pages (WILLNEED's): every
+    later pull of the file pays per folio."""
+    size = 32 * MIB  # readahead grows its folios as a sequential read goes on
+    path = _cold_file(tmp_path, size)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for offset in range(0, size, MIB):  # what a plain sequential read gives here
+            os.pread(fd, MIB, offset)
+        control = _large_folio_share(path)
+        if control is None or control < 0.5:
+            pytest.skip(f"plain reads give no large folios here ({control}), or no page flags")
+        _drop_cache(path)
+        for offset in range(0, size, sendfile.WARM_STEP):
+            sendfile._bring_in(fd, offset, sendfile.WARM_STEP)
+        assert _cached(path, 0, size)
+        share = _large_folio_share(path)
+        assert share is not None and share >= control / 2, (share, control)
+    finally:
+        os.close(fd)
+
+
+def test_a_kernel_without_populate_read_gets_willneed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sendfile, "_MADV_POPULATE_READ", 0x7FFF)  # advice no kernel knows: EINVAL
+    monkeypatch.setattr(sendfile, "_populate", True)
+    size = 2 * MIB
+    path = _cold_file(tmp_path, size)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        sendfile._bring_in(fd, 4096, size - 4096)
+        assert sendfile._populate is False  # asked once, remembered
+        deadline = time.monotonic() + 30
+        while not _cached(path, 4096, size - 4096):  # WILLNEED only starts the reads
+            assert time.monotonic() < deadline, "WILLNEED did not bring the range in"
+            time.sleep(0.01)
+    finally:
+        os.close(fd)
