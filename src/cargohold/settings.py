@@ -39,7 +39,9 @@ class Settings:
     storage: str = "filesystem"
     storage_root: str = ""  # default: <data_dir>/storage
     # Filesystem storage: write upload bytes with O_DIRECT, bypassing the page cache, where the
-    # filesystem allows it (storage/_direct.py has the measurements behind the default).
+    # filesystem allows it (storage/_direct.py has the measurements behind the default). Pushes
+    # are faster; the first pull of a new blob reads it from disk (on a freshly booted VM that
+    # pull costs what the push saved: README, Benchmarks). False: blobs pulled as soon as pushed.
     storage_direct_writes: bool = True
     workers: int = 1
     # uvloop is faster for small requests, but has no native loop.sendfile (blob GETs would be

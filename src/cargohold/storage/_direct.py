@@ -7,7 +7,10 @@ fsync to flush. On the 2-core VMs this project is measured on, allocating those 
 cost of hashing the same bytes; ``O_DIRECT`` writes from one reused, already-touched buffer
 cost about 0.1 s per GiB and leave nothing for fsync to flush. On a machine where page-cache
 pages are cheap the wall time is still bounded by the disk, which the commit's fsync waits
-for in either case. ``benchmarks/limits.py`` measures both ways of writing.
+for in either case. ``benchmarks/limits.py`` measures both ways of writing. The cost moves
+rather than vanishes where the blob is pulled right after its push: the first pull then reads
+it from disk into pages new to the guest, and on a freshly booted VM copying out of those
+costs the same 2 s per GiB (the README's Benchmarks section has the figures of both settings).
 
 ``O_DIRECT`` needs the file offset, the length and the buffer address aligned (``ALIGN``).
 Bytes arrive in arbitrary pieces and at arbitrary offsets (a chunked upload may end a PATCH
