@@ -30,7 +30,6 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -134,66 +133,97 @@ SENDERS: Final = web.AppKey("blob_senders", Senders)
 
 WARMERS: Final = 2  # warmer threads per process: a third would find no core of its own here
 WARM_AHEAD: Final = 8 * 1024 * 1024  # how far ahead of its sender a warmer may be
-WARM_STEP: Final = 2 * 1024 * 1024  # bytes per posix_fadvise call
+WARM_STEP: Final = BUFFER  # a stretch: what the warmer or the sender brings in at a time
 WARM_PATIENCE = 2.0  # seconds a warmer waits for its sender to move before it gives up
 
 
 class _Warmer:
-    """Brings ``[start, end)`` of a file into the page cache ahead of the thread sending it.
+    """Brings ``[start, end)`` of a file into the page cache ahead of the thread sending it,
+    sharing the cost with that thread.
 
-    On these VMs a read that misses the page cache costs mostly the allocation of the pages it
-    fills (the hypervisor backs guest memory on first touch): 1 GiB read + sent by one thread
-    ran at 333-355 MB/s and 3.0-3.3 s of CPU. Bringing the pages in (``_bring_in``) from a
-    second thread up to ``WARM_AHEAD`` ahead of the sender, the same transfer ran at 633-841
-    MB/s and 1.6-2.0 s of CPU on one VM (a second thread doing plain reads instead: 430-467).
-    On another the first pull was bimodal whatever the warmer did: 410-520 MB/s at 2.1-3.1 s
-    of CPU, nearly all of it the sender's first copy out of the new pages, or 1,100-1,330 at
-    0.5-0.8 s when the guest reused pages it had touched before. The warmer owns a duplicate
-    of the descriptor and closes it when it ends.
+    What a page-cache miss costs here is the first copy out of the new pages: on these VMs
+    (pages the guest has not touched yet are backed by the hypervisor on first touch) the
+    first read of 1 GiB freshly written with ``O_DIRECT`` took 1.9-2.1 s of CPU at 530-560 MB/s,
+    the next 0.15-0.2 s, whether or not the pages had been brought in first without a copy
+    (``MADV_POPULATE_READ``: 0.01 s). That cost parallelises only over different pages: two
+    threads reading the two halves of such a file ran at 984-999 MB/s, twice one, while a
+    second thread reading just ahead of the sender doubled the CPU and gained nothing.
+
+    So the range is cut into stretches of ``WARM_STEP``, each claimed once, in order, by
+    whichever thread comes to it first: the warmer claims the next one up to ``WARM_AHEAD``
+    beyond what was sent and reads it (a plain read: the kernel reads ahead into large folios,
+    and the copy touches the pages); the sender reads and sends a stretch nobody claimed itself
+    (the first, where it missed, is its own), and while the warmer is still on the stretch the
+    sender needs, it reads the next unclaimed one instead of waiting. The warmer owns a
+    duplicate of the descriptor and closes it when it ends.
     """
 
     def __init__(self, fd: int, start: int, end: int) -> None:
         self._fd = os.dup(fd)
-        self._start, self._end = start, end
+        self._end = end
         self._sent = start
+        self._claimed = min(start + WARM_STEP, end)  # every stretch before this is claimed
+        self._touching: int | None = None  # the stretch the warmer is reading
         self._stopped = False
         self._cond = threading.Condition()
         self._closed = False
 
     def run(self) -> None:
-        """On a warmer thread: bring in ``WARM_STEP`` at a time, never more than ``WARM_AHEAD``
-        beyond what was sent, until the end or ``stop``."""
+        """On a warmer thread: claim and read stretch after stretch, never more than
+        ``WARM_AHEAD`` beyond what was sent, until the end or ``stop``."""
         try:
-            at = self._start
-            while at < self._end:
+            while True:
                 with self._cond:
                     # A sender stuck on a slow client must not keep a warmer thread from the
                     # transfers behind it: past WARM_PATIENCE without progress, it gives up.
-                    if not self._cond.wait_for(partial(self._may_go_on, at), WARM_PATIENCE):
+                    if not self._cond.wait_for(self._may_go_on, WARM_PATIENCE):
                         return
-                    if self._stopped:
+                    if self._stopped or self._claimed >= self._end:
                         return
-                step = min(WARM_STEP, self._end - at)
-                _bring_in(self._fd, at, step)
-                at += step
+                    at = self._touching = self._claimed
+                    self._claimed += WARM_STEP
+                try:
+                    _bring_in(self._fd, at, min(WARM_STEP, self._end - at))
+                finally:
+                    with self._cond:
+                        self._touching = None
+                        self._cond.notify_all()
         except OSError:
             return  # only an optimisation: the sender reads what it needs anyway
         finally:
             self.close()
 
-    def _may_go_on(self, at: int) -> bool:
-        return self._stopped or at - self._sent < WARM_AHEAD
+    def _may_go_on(self) -> bool:
+        return self._stopped or self._claimed - self._sent < WARM_AHEAD
+
+    def turn(self, position: int) -> int | None:
+        """The sender needs the stretch at ``position``: None when it may read it now (it is
+        brought in, or nobody claimed it and it is now the sender's), or the start of another
+        stretch, now the sender's, to read meanwhile while the warmer finishes this one."""
+        with self._cond:
+            if position >= self._claimed:
+                self._claimed = min(position + WARM_STEP, self._end)
+                return None
+            if self._touching != position:
+                return None
+            if self._claimed < self._end:
+                other = self._claimed
+                self._claimed = min(other + WARM_STEP, self._end)
+                return other
+            # Nothing left to read meanwhile: wait for the warmer (or read it anyway).
+            self._cond.wait_for(lambda: self._touching != position, WARM_PATIENCE)
+            return None
 
     def sent(self, position: int) -> None:
         """The sender has sent everything before ``position``."""
         with self._cond:
             self._sent = position
-            self._cond.notify()
+            self._cond.notify_all()
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:
@@ -204,35 +234,24 @@ class _Warmer:
 
 
 def _bring_in(fd: int, offset: int, length: int) -> None:
-    """Read ``[offset, offset + length)`` of ``fd`` into the page cache, waiting for it.
-
-    By faulting the range in through a mapping of its own (``MADV_POPULATE_READ``): that reads
-    ahead as a sequential ``read`` does, into large folios, and copies nothing.
-    ``POSIX_FADV_WILLNEED``, which this used before, fills the cache with single pages, and the
-    file stays so for as long as it is cached. Measured on this project's VMs (Linux 6.18,
-    ext4): reading such a file cost 156-161 ms of CPU per GiB against 136-139 for the same file
-    in large folios; in a whole pull of it the server's page-cache lookups took 5% of its
-    samples against none for a bare server, and it pulled at 0.82 of the bare server's rate
-    (2,214 against 2,708 MB/s), against 0.95-0.99 once brought in this way. The first pull
-    costs the same either way (its cost is the guest's first touch of new pages, see
-    ``_Warmer``). Kernels older than 5.14 lack it: then WILLNEED, as before.
-    """
-    global _populate
-    if _populate:
-        base = offset - offset % mmap.ALLOCATIONGRANULARITY
-        with mmap.mmap(fd, offset + length - base, prot=mmap.PROT_READ, offset=base) as view:
-            try:
-                view.madvise(_MADV_POPULATE_READ)
-                return
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                _populate = False
-    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+    """Read ``[offset, offset + length)`` of ``fd`` into this thread's scratch buffer: into the
+    page cache, in large folios (the kernel reads ahead as for any sequential read), and
+    touched. ``posix_fadvise(WILLNEED)``, used before, left single pages, and the file stayed so
+    while it was cached: a later whole pull of it ran at 0.82 of a bare server's rate (2,214
+    against 2,708 MB/s), with 5% of the server's samples in page-cache lookups, against
+    0.95-0.99 for a file read in."""
+    scratch: memoryview | None = getattr(_scratch, "view", None)
+    if scratch is None:
+        scratch = _scratch.view = memoryview(mmap.mmap(-1, WARM_STEP))
+    at, end = offset, offset + length
+    while at < end:
+        n = os.preadv(fd, [scratch[: min(WARM_STEP, end - at)]], at)
+        if not n:
+            return
+        at += n
 
 
-_MADV_POPULATE_READ: Final = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
-_populate = True  # until the kernel says it cannot
+_scratch = threading.local()  # a warmer thread's buffer (the mapping is kept, its pages touched)
 
 
 class _Body(Protocol):
@@ -333,14 +352,21 @@ class _FileBody:
         try:
             while pos < end:
                 target = view[: min(BUFFER, end - pos)]
-                n = _read_cached(self._fd, target, pos) if probing else None
-                if n is not None and n < 0:  # the filesystem cannot tell: no probing, no warming
-                    probing, n = False, None
-                if n is None:
-                    if probing and self._warm is not None:
-                        probing = False
-                        warmer = self._warm(self._fd, pos, end)
-                    n = os.preadv(self._fd, [target], pos)
+                if warmer is not None:
+                    other = warmer.turn(pos)
+                    if other is not None:  # the warmer is on this stretch: read another
+                        os.preadv(self._fd, [view[: min(WARM_STEP, end - other)]], other)
+                        continue
+                    n: int | None = os.preadv(self._fd, [target], pos)
+                else:
+                    n = _read_cached(self._fd, target, pos) if probing else None
+                    if n is not None and n < 0:  # the filesystem cannot tell: no warming
+                        probing, n = False, None
+                    if n is None:
+                        if probing and self._warm is not None:
+                            probing = False
+                            warmer = self._warm(self._fd, pos, end)
+                        n = os.preadv(self._fd, [target], pos)
                 if not n:
                     raise OSError("blob shorter than its recorded size")
                 sock.sendall(view[:n])

@@ -392,37 +392,94 @@ def test_a_warmer_brings_the_pages_ahead_of_the_sender_and_no_further(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sendfile, "WARM_PATIENCE", 60.0)
-    size = sendfile.WARM_AHEAD * 3
-    path = tmp_path / "cold"
-    path.write_bytes(os.urandom(size))
-    _drop_cache(path)
-    if _cached(path, 0, 4096):
-        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    size = sendfile.WARM_AHEAD * 4
+    path = _cold_file(tmp_path, size)
     fd = os.open(path, os.O_RDONLY)
     try:
         warmer = sendfile._Warmer(fd, 0, size)
         done = threading.Thread(target=warmer.run)
         done.start()
-        # Nothing sent yet: the warmer stops WARM_AHEAD in and waits.
+        # Nothing sent yet: the warmer stops WARM_AHEAD in and waits. (The kernel reads
+        # ahead of its reads, but not by a whole WARM_AHEAD more.)
         deadline = time.monotonic() + 30
         while not _cached(path, sendfile.WARM_AHEAD - 4096, 4096):
             assert time.monotonic() < deadline, "the warmer did not warm the first stretch"
             time.sleep(0.01)
         time.sleep(0.2)
         assert done.is_alive()
-        assert not _cached(path, 2 * sendfile.WARM_AHEAD, 4096)
+        assert not _cached(path, 3 * sendfile.WARM_AHEAD, 4096)
         warmer.sent(size)  # everything sent: it warms the rest and ends
         done.join(30)
         assert not done.is_alive()
-        # WILLNEED starts the reads; the last ones may still be under way.
-        while not _cached(path, size - 4096, 4096):
-            assert time.monotonic() < deadline, "the warmer did not warm the end"
-            time.sleep(0.01)
+        assert _cached(path, size - 4096, 4096)
         with pytest.raises(OSError):
             os.fstat(warmer._fd)  # its own descriptor is closed, the caller's is not
         os.fstat(fd)
     finally:
         os.close(fd)
+
+
+def test_each_stretch_is_read_by_the_warmer_or_the_sender_never_both(tmp_path: Path) -> None:
+    """The first stretch is the sender's; one the warmer is reading sends the sender to the
+    next one nobody claimed; with none left, it waits for the warmer."""
+    step = sendfile.WARM_STEP
+    path = tmp_path / "blob"
+    path.write_bytes(b"x" * (4 * step + 100))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        warmer = sendfile._Warmer(fd, 0, 4 * step + 100)
+        assert warmer.turn(0) is None  # the sender's own
+        assert warmer.turn(step) is None  # unclaimed: now the sender's
+        warmer._claimed, warmer._touching = 3 * step, 2 * step  # the warmer is on stretch 2
+        assert warmer.turn(2 * step) == 3 * step  # read stretch 3 meanwhile
+        assert warmer.turn(2 * step) == 4 * step  # and the short last one
+        assert warmer._claimed == 4 * step + 100
+        released: list[float] = []
+
+        def finish() -> None:
+            time.sleep(0.1)
+            with warmer._cond:
+                warmer._touching = None
+                warmer._cond.notify_all()
+            released.append(time.monotonic())
+
+        threading.Thread(target=finish).start()
+        assert warmer.turn(2 * step) is None  # nothing left to claim: it waited
+        assert released, "the sender did not wait for the warmer's stretch"
+        assert warmer.turn(3 * step) is None  # read meanwhile: in the cache now
+    finally:
+        warmer.close()
+        os.close(fd)
+
+
+async def test_a_long_cold_file_is_shared_between_warmer_and_sender_and_sent_intact(
+    tmp_path: Path,
+) -> None:
+    data = os.urandom(10 * sendfile.WARM_STEP + 777)
+    path = tmp_path / "long"
+    path.write_bytes(data)
+    _drop_cache(path)
+    if _cached(path, 0, 4096):
+        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    senders = Senders()
+    app = web.Application()
+    app[SENDERS] = senders
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        start = int(request.query.get("start", "0"))
+        return await send_file(request, str(path), 200, {}, start, len(data) - start)
+
+    app.router.add_get("/", handler)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        resp = await client.get("/", params={"start": "4097"})  # stretches off page bounds
+        assert await resp.read() == data[4097:]
+        assert await _settled(senders)
+        assert senders.warmed == 1
+    finally:
+        await client.close()
+        senders.close()
 
 
 def test_a_stopped_warmer_ends_and_closes_its_descriptor(tmp_path: Path) -> None:
@@ -504,24 +561,5 @@ def test_a_warmer_brings_a_file_in_as_a_sequential_read_would(tmp_path: Path) ->
         assert _cached(path, 0, size)
         share = _large_folio_share(path)
         assert share is not None and share >= control / 2, (share, control)
-    finally:
-        os.close(fd)
-
-
-def test_a_kernel_without_populate_read_gets_willneed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sendfile, "_MADV_POPULATE_READ", 0x7FFF)  # advice no kernel knows: EINVAL
-    monkeypatch.setattr(sendfile, "_populate", True)
-    size = 2 * MIB
-    path = _cold_file(tmp_path, size)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        sendfile._bring_in(fd, 4096, size - 4096)
-        assert sendfile._populate is False  # asked once, remembered
-        deadline = time.monotonic() + 30
-        while not _cached(path, 4096, size - 4096):  # WILLNEED only starts the reads
-            assert time.monotonic() < deadline, "WILLNEED did not bring the range in"
-            time.sleep(0.01)
     finally:
         os.close(fd)
