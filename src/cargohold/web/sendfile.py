@@ -331,7 +331,7 @@ class _FileBody:
     be reused under a thread still reading.
 
     Reads ask for cached pages only (``RWF_NOWAIT``) until one misses: then ``warm`` starts a
-    warmer for the rest of the range, and reads wait for the disk as usual.
+    warmer for the rest of the range, and the two share it by stretches (``_Warmer.turn``).
     """
 
     def __init__(
