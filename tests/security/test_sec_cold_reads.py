@@ -9,6 +9,7 @@ a few bytes a minute.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -80,5 +81,56 @@ def test_no_warmer_starts_once_the_senders_are_closed(tmp_path: Path) -> None:
     try:
         assert senders.warm(fd, 0, sendfile.WARM_AHEAD) is None
         assert senders._warm_pool is None
+    finally:
+        os.close(fd)
+
+
+def test_a_stuck_warmer_holds_its_sender_no_longer_than_its_patience(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warmer's read that hangs (a failing disk, a file on a stalled mount) must not hang
+    # the pull that shares the file with it: the sender reads the warmer's stretch itself
+    # once WARM_PATIENCE has passed, and every byte arrives in order.
+    monkeypatch.setattr(sendfile, "WARM_PATIENCE", 0.2)
+    release, ended = threading.Event(), threading.Event()
+
+    def stall(fd: int, offset: int, length: int) -> None:
+        release.wait(10)
+        ended.set()
+
+    monkeypatch.setattr(sendfile, "_bring_in", stall)
+    data = os.urandom(5 * sendfile.WARM_STEP + 99)
+    path = tmp_path / "cold"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if sendfile._read_cached(fd, memoryview(bytearray(4096)), 0) is not None:
+            pytest.skip("this filesystem keeps the file cached whatever it is advised")
+        senders = Senders()
+        body = sendfile._FileBody(fd, 0, len(data), senders.warm)
+        sender, receiver = socket.socketpair()
+        got = bytearray()
+
+        def receive() -> None:
+            while chunk := receiver.recv(1 << 20):
+                got.extend(chunk)
+
+        reading = threading.Thread(target=receive)
+        reading.start()
+        try:
+            body.send(sender, senders.buffer())
+            waited = ended.is_set()
+        finally:
+            release.set()
+            sender.close()
+            reading.join(30)
+            receiver.close()
+            body.release()
+            senders.close()
+        assert not waited, "the sender waited for the stuck warmer's read to end"
+        assert senders.warmed == 1
+        assert bytes(got) == data
     finally:
         os.close(fd)
