@@ -18,6 +18,7 @@ import pytest
 
 from cargohold.web import sendfile
 from cargohold.web.sendfile import Senders
+from support.cold_files import cold_file
 
 
 def test_a_warmer_whose_sender_does_not_move_gives_up(
@@ -100,14 +101,8 @@ def test_a_stuck_warmer_holds_its_sender_no_longer_than_its_patience(
 
     monkeypatch.setattr(sendfile, "_bring_in", stall)
     data = os.urandom(5 * sendfile.WARM_STEP + 99)
-    path = tmp_path / "cold"
-    path.write_bytes(data)
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(cold_file(tmp_path / "cold", data), os.O_RDONLY)
     try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if sendfile._read_cached(fd, memoryview(bytearray(4096)), 0) is not None:
-            pytest.skip("this filesystem keeps the file cached whatever it is advised")
         senders = Senders()
         body = sendfile._FileBody(fd, 0, len(data), senders.warm)
         sender, receiver = socket.socketpair()

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cargohold.errors import BlobUnknownError, StorageError
 from cargohold.web import sendfile
 from cargohold.web.sendfile import BUFFER, INLINE_MAX, SENDERS, Senders, send_chunks, send_file
+from support.cold_files import cold_file, drop_cache, is_cached, skip_unless_evicted
 
 MIB = 1 << 20
 Make = Callable[..., Awaitable[tuple[TestClient[web.Request, web.Application], Senders]]]
@@ -333,32 +334,11 @@ async def test_a_stream_failing_mid_body_drops_the_connection(limit: int) -> Non
         senders.close()
 
 
-def _drop_cache(path: Path) -> None:
-    """Evict a file's clean pages from the page cache (what a blob pushed with O_DIRECT, or
-    not read for long, looks like)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
-def _cached(path: Path, offset: int, size: int) -> bool:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return sendfile._read_cached(fd, memoryview(bytearray(size)), offset) == size
-    finally:
-        os.close(fd)
-
-
 async def test_a_file_out_of_the_cache_is_warmed_ahead_and_sent_intact(
     make: Make, blob: tuple[Path, bytes]
 ) -> None:
     client, senders = await make()
-    _drop_cache(blob[0])
-    if _cached(blob[0], 0, 4096):
-        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    skip_unless_evicted(blob[0])
     resp = await client.get("/")
     assert await resp.read() == blob[1]
     assert await _settled(senders)
@@ -374,14 +354,7 @@ async def test_a_range_cold_in_its_middle_is_warmed_from_there(
 ) -> None:
     client, senders = await make()
     path, data = blob
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 2 * BUFFER, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-    if _cached(path, 2 * BUFFER, 4096):
-        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    skip_unless_evicted(path, 2 * BUFFER)
     resp = await client.get("/", params={"start": str(BUFFER)})
     assert await resp.read() == data[BUFFER:]
     assert await _settled(senders)
@@ -393,7 +366,7 @@ def test_a_warmer_brings_the_pages_ahead_of_the_sender_and_no_further(
 ) -> None:
     monkeypatch.setattr(sendfile, "WARM_PATIENCE", 60.0)
     size = sendfile.WARM_AHEAD * 4
-    path = _cold_file(tmp_path, size)
+    path = cold_file(tmp_path / "cold", os.urandom(size))
     fd = os.open(path, os.O_RDONLY)
     try:
         warmer = sendfile._Warmer(fd, 0, size)
@@ -402,16 +375,16 @@ def test_a_warmer_brings_the_pages_ahead_of_the_sender_and_no_further(
         # Nothing sent yet: the warmer stops WARM_AHEAD in and waits. (The kernel reads
         # ahead of its reads, but not by a whole WARM_AHEAD more.)
         deadline = time.monotonic() + 30
-        while not _cached(path, sendfile.WARM_AHEAD - 4096, 4096):
+        while not is_cached(path, sendfile.WARM_AHEAD - 4096, 4096):
             assert time.monotonic() < deadline, "the warmer did not warm the first stretch"
             time.sleep(0.01)
         time.sleep(0.2)
         assert done.is_alive()
-        assert not _cached(path, 3 * sendfile.WARM_AHEAD, 4096)
+        assert not is_cached(path, 3 * sendfile.WARM_AHEAD, 4096)
         warmer.sent(size)  # everything sent: it warms the rest and ends
         done.join(30)
         assert not done.is_alive()
-        assert _cached(path, size - 4096, 4096)
+        assert is_cached(path, size - 4096, 4096)
         with pytest.raises(OSError):
             os.fstat(warmer._fd)  # its own descriptor is closed, the caller's is not
         os.fstat(fd)
@@ -456,11 +429,7 @@ async def test_a_long_cold_file_is_shared_between_warmer_and_sender_and_sent_int
     tmp_path: Path,
 ) -> None:
     data = os.urandom(10 * sendfile.WARM_STEP + 777)
-    path = tmp_path / "long"
-    path.write_bytes(data)
-    _drop_cache(path)
-    if _cached(path, 0, 4096):
-        pytest.skip("this filesystem keeps the file cached whatever it is advised")
+    path = cold_file(tmp_path / "long", data)
     senders = Senders()
     app = web.Application()
     app[SENDERS] = senders
@@ -534,20 +503,11 @@ def _large_folio_share(path: Path) -> float | None:
         os.close(fd)
 
 
-def _cold_file(tmp_path: Path, size: int) -> Path:
-    path = tmp_path / "cold"
-    path.write_bytes(os.urandom(size))
-    _drop_cache(path)
-    if _cached(path, 0, 4096):
-        pytest.skip("this filesystem keeps the file cached whatever it is advised")
-    return path
-
-
 def test_a_warmer_brings_a_file_in_as_a_sequential_read_would(tmp_path: Path) -> None:
     """In large folios where the kernel reads so, not in single pages (WILLNEED's): every
     later pull of the file pays per folio."""
     size = 32 * MIB  # readahead grows its folios as a sequential read goes on
-    path = _cold_file(tmp_path, size)
+    path = cold_file(tmp_path / "cold", os.urandom(size))
     fd = os.open(path, os.O_RDONLY)
     try:
         for offset in range(0, size, MIB):  # what a plain sequential read gives here
@@ -555,10 +515,10 @@ def test_a_warmer_brings_a_file_in_as_a_sequential_read_would(tmp_path: Path) ->
         control = _large_folio_share(path)
         if control is None or control < 0.5:
             pytest.skip(f"plain reads give no large folios here ({control}), or no page flags")
-        _drop_cache(path)
+        drop_cache(path)
         for offset in range(0, size, sendfile.WARM_STEP):
             sendfile._bring_in(fd, offset, sendfile.WARM_STEP)
-        assert _cached(path, 0, size)
+        assert is_cached(path, 0, size)
         share = _large_folio_share(path)
         assert share is not None and share >= control / 2, (share, control)
     finally:
